@@ -1,0 +1,52 @@
+# Tollgate. On a fresh machine: `make run` to start it, `make test` to test everything.
+
+CARGO ?= cargo
+FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
+
+.PHONY: run dev test build frontend fmt lint clean mock-upstream
+
+## run: build what is missing or stale (web app included), then start Tollgate on LISTEN_ADDR (127.0.0.1:8080)
+run: build
+	./target/release/tollgate
+
+## build: the release binaries and the web app
+build: frontend
+	$(CARGO) build --release --bins
+
+## dev: the backend in debug mode plus Vite's dev server (proxying the API)
+dev:
+	$(CARGO) build --bin tollgate
+	( ./target/debug/tollgate & echo $$! > .dev-backend.pid ); \
+	trap 'kill $$(cat .dev-backend.pid) 2>/dev/null; rm -f .dev-backend.pid' EXIT INT TERM; \
+	if [ -f frontend/package.json ]; then cd frontend && npm ci --no-audit --no-fund && npm run dev; else wait; fi
+
+## test: everything CI runs (installs and starts the services the tests need)
+test:
+	scripts/test.sh
+
+## mock-upstream: a fake OpenAI-compatible provider on :9999 (point OPENAI_BASE_URL at http://127.0.0.1:9999/v1)
+mock-upstream:
+	$(CARGO) run --release --bin mock-upstream -- --port 9999
+
+ifneq ($(wildcard frontend/package.json),)
+frontend: frontend/dist/index.html
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SRC)
+	cd frontend && npm run build
+else
+frontend:
+	@true
+endif
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf frontend/dist frontend/node_modules .venv

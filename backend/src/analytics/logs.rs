@@ -1,0 +1,66 @@
+//! One log entry per call, as the logs page and the exports show it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::report::usd;
+use crate::{
+    events::RequestEvent,
+    ids::EventId,
+};
+
+#[derive(Serialize, ToSchema, Debug, PartialEq)]
+pub struct LogEntry {
+    pub id: EventId,
+    pub request_id: String,
+    /// RFC 3339, UTC, milliseconds.
+    pub timestamp: String,
+    pub model: String,
+    pub upstream_model: String,
+    pub provider: String,
+    pub streaming: bool,
+    pub status_code: u16,
+    pub ok: bool,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub tokens_prompt: u64,
+    pub tokens_completion: u64,
+    pub tokens_cached: u64,
+    /// USD.
+    pub cost: f64,
+    pub cost_nanousd: u64,
+    pub latency_ms: u64,
+    pub ttft_ms: Option<u64>,
+    pub attempts: u32,
+}
+
+pub fn timestamp(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl From<RequestEvent> for LogEntry {
+    fn from(e: RequestEvent) -> Self {
+        LogEntry {
+            id: e.id,
+            request_id: e.request_id,
+            timestamp: timestamp(e.ts),
+            model: e.model,
+            upstream_model: e.upstream_model,
+            provider: e.provider,
+            streaming: e.streaming,
+            status_code: e.status_code,
+            ok: e.ok,
+            error_type: e.error_type,
+            error_message: e.error_message,
+            tokens_prompt: e.tokens_prompt,
+            tokens_completion: e.tokens_completion,
+            tokens_cached: e.tokens_cached,
+            cost: usd(e.cost_nanousd),
+            cost_nanousd: e.cost_nanousd,
+            latency_ms: e.latency_ms,
+            ttft_ms: e.ttft_ms,
+            attempts: e.attempts,
+        }
+    }
+}

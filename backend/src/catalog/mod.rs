@@ -1,0 +1,189 @@
+//! The model catalog: which provider serves a model, under which upstream id, at
+//! which price. Built in (models.toml), optionally extended by a LiteLLM price map.
+
+mod litellm;
+pub mod price;
+pub mod providers;
+
+use std::{collections::HashMap, path::Path, sync::Arc};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub use price::{Price, Usage};
+use providers::ProviderInfo;
+
+/// One servable model.
+#[derive(Clone, Debug)]
+pub struct CatalogModel {
+    /// How clients address it (without the provider prefix).
+    pub id: String,
+    pub provider: &'static ProviderInfo,
+    pub upstream_id: String,
+    pub price: Price,
+    pub context_window: Option<u64>,
+}
+
+impl CatalogModel {
+    /// The fully qualified name, `provider/id`.
+    pub fn qualified_id(&self) -> String {
+        format!("{}/{}", self.provider.name, self.id)
+    }
+}
+
+/// Where a requested model goes.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub provider: &'static ProviderInfo,
+    pub upstream_id: String,
+    /// `None` for a model the provider serves but the catalog does not price.
+    pub price: Option<Price>,
+}
+
+#[derive(Clone, Default)]
+pub struct Catalog {
+    /// Keyed by `provider/id`.
+    models: HashMap<String, Arc<CatalogModel>>,
+    /// Plain ids (without a slash) that name exactly one model.
+    plain: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct CatalogFile {
+    model: Vec<ModelEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelEntry {
+    id: String,
+    provider: String,
+    upstream: Option<String>,
+    input: String,
+    cached_input: Option<String>,
+    output: String,
+    context_window: Option<u64>,
+}
+
+impl Catalog {
+    pub fn builtin() -> anyhow::Result<Self> {
+        let file: CatalogFile = toml::from_str(include_str!("models.toml")).context("built-in catalog is invalid")?;
+        let mut catalog = Catalog::default();
+        for entry in file.model {
+            let provider = providers::find(&entry.provider)
+                .with_context(|| format!("catalog model {} names unknown provider {}", entry.id, entry.provider))?;
+            let input = price::parse_per_million(&entry.input)?;
+            let model = CatalogModel {
+                upstream_id: entry.upstream.unwrap_or_else(|| entry.id.clone()),
+                price: Price {
+                    input,
+                    cached_input: entry.cached_input.as_deref().map(price::parse_per_million).transpose()?.unwrap_or(input),
+                    output: price::parse_per_million(&entry.output)?,
+                },
+                id: entry.id,
+                provider,
+                context_window: entry.context_window,
+            };
+            catalog.insert(model);
+        }
+        Ok(catalog)
+    }
+
+    /// The built-in table, extended or overridden by `PRICING_FILE` when given.
+    pub fn load(pricing_file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut catalog = Self::builtin()?;
+        if let Some(path) = pricing_file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read PRICING_FILE {}", path.display()))?;
+            let models = litellm::parse(&text).with_context(|| format!("PRICING_FILE {} is invalid", path.display()))?;
+            let count = models.len();
+            for model in models {
+                catalog.insert(model);
+            }
+            tracing::info!(path = %path.display(), models = count, "loaded prices from PRICING_FILE");
+        }
+        Ok(catalog)
+    }
+
+    fn insert(&mut self, model: CatalogModel) {
+        let qualified = model.qualified_id();
+        if !model.id.contains('/') {
+            // A plain id keeps the provider that claimed it first: the built-in table.
+            self.plain.entry(model.id.clone()).or_insert_with(|| qualified.clone());
+        }
+        self.models.insert(qualified, Arc::new(model));
+    }
+
+    /// `gpt-4o` (catalog lookup) or `provider/model` (that provider directly, priced
+    /// when the catalog knows the model).
+    pub fn resolve(&self, requested: &str) -> Option<Route> {
+        let route = |m: &CatalogModel| Route { provider: m.provider, upstream_id: m.upstream_id.clone(), price: Some(m.price) };
+        if let Some(model) = self.plain.get(requested).and_then(|q| self.models.get(q)) {
+            return Some(route(model));
+        }
+        if let Some(model) = self.models.get(requested) {
+            return Some(route(model));
+        }
+        let (provider, upstream) = requested.split_once('/')?;
+        let provider = providers::find(provider)?;
+        if upstream.is_empty() || provider.kind == providers::ProviderKind::Mock {
+            return None;
+        }
+        Some(Route { provider, upstream_id: upstream.to_string(), price: None })
+    }
+
+    /// Every model, sorted by provider then id.
+    pub fn models(&self) -> Vec<Arc<CatalogModel>> {
+        let mut all: Vec<_> = self.models.values().cloned().collect();
+        all.sort_by(|a, b| (a.provider.name, &a.id).cmp(&(b.provider.name, &b.id)));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_prices_the_main_providers() {
+        let catalog = Catalog::builtin().unwrap();
+        for (model, provider) in [
+            ("gpt-4o", "openai"),
+            ("gpt-5-mini", "openai"),
+            ("mistral-large-latest", "mistral"),
+            ("llama-3.3-70b-versatile", "groq"),
+            ("deepseek-chat", "deepseek"),
+            ("gemini-2.5-flash", "gemini"),
+        ] {
+            let route = catalog.resolve(model).unwrap_or_else(|| panic!("{model} missing"));
+            assert_eq!(route.provider.name, provider);
+            assert!(route.price.is_some_and(|p| p.input > 0 && p.output > 0), "{model} is priced");
+        }
+        let gpt4o = catalog.resolve("gpt-4o").unwrap().price.unwrap();
+        assert_eq!((gpt4o.input, gpt4o.cached_input, gpt4o.output), (2_500_000, 1_250_000, 10_000_000));
+    }
+
+    #[test]
+    fn provider_prefix_addresses_a_provider_directly() {
+        let catalog = Catalog::builtin().unwrap();
+        let route = catalog.resolve("openai/gpt-4o").unwrap();
+        assert_eq!((route.provider.name, route.upstream_id.as_str()), ("openai", "gpt-4o"));
+        assert!(route.price.is_some());
+
+        // Slashed upstream ids are only reachable with their provider prefix.
+        let route = catalog.resolve("groq/openai/gpt-oss-120b").unwrap();
+        assert_eq!((route.provider.name, route.upstream_id.as_str()), ("groq", "openai/gpt-oss-120b"));
+
+        // A provider's model the catalog does not know is routed, unpriced.
+        let route = catalog.resolve("ollama/llama3.2").unwrap();
+        assert_eq!((route.provider.name, route.upstream_id.as_str(), route.price), ("ollama", "llama3.2", None));
+    }
+
+    #[test]
+    fn unknown_models_do_not_resolve() {
+        let catalog = Catalog::builtin().unwrap();
+        for model in ["gpt-17", "nope/gpt-4o", "mock/unknown", "openai/", ""] {
+            assert!(catalog.resolve(model).is_none(), "{model} should not resolve");
+        }
+        assert!(catalog.resolve("mock/echo").is_some());
+    }
+}

@@ -1,0 +1,41 @@
+//! The providers Tollgate can route to, and where each one lives by default.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Speaks OpenAI's chat completions API: the body is forwarded as it came.
+    OpenAiCompatible,
+    /// Answers inside Tollgate, so a fresh install works without any key.
+    Mock,
+}
+
+#[derive(Debug)]
+pub struct ProviderInfo {
+    pub name: &'static str,
+    pub kind: ProviderKind,
+    /// In the OpenAI SDK's convention: includes the version path; `/chat/completions` is appended.
+    pub default_base_url: &'static str,
+    /// Local servers (Ollama, vLLM) take calls without a key.
+    pub requires_key: bool,
+}
+
+const fn openai_compatible(name: &'static str, default_base_url: &'static str) -> ProviderInfo {
+    ProviderInfo { name, kind: ProviderKind::OpenAiCompatible, default_base_url, requires_key: true }
+}
+
+pub const PROVIDERS: &[ProviderInfo] = &[
+    openai_compatible("openai", "https://api.openai.com/v1"),
+    openai_compatible("mistral", "https://api.mistral.ai/v1"),
+    openai_compatible("groq", "https://api.groq.com/openai/v1"),
+    openai_compatible("deepseek", "https://api.deepseek.com/v1"),
+    openai_compatible("openrouter", "https://openrouter.ai/api/v1"),
+    openai_compatible("together", "https://api.together.xyz/v1"),
+    openai_compatible("xai", "https://api.x.ai/v1"),
+    openai_compatible("gemini", "https://generativelanguage.googleapis.com/v1beta/openai"),
+    ProviderInfo { requires_key: false, ..openai_compatible("ollama", "http://127.0.0.1:11434/v1") },
+    ProviderInfo { requires_key: false, ..openai_compatible("vllm", "http://127.0.0.1:8000/v1") },
+    ProviderInfo { name: "mock", kind: ProviderKind::Mock, default_base_url: "", requires_key: false },
+];
+
+pub fn find(name: &str) -> Option<&'static ProviderInfo> {
+    PROVIDERS.iter().find(|p| p.name == name)
+}

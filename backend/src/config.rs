@@ -1,0 +1,323 @@
+//! Settings, read once from the environment (and `.env`) and validated at start-up.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+
+use crate::catalog::providers::PROVIDERS;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Where one provider lives and which operator keys it may use.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderSettings {
+    pub base_url: Option<String>,
+    pub api_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClickHouseSettings {
+    pub url: String,
+    pub database: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub listen_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub clickhouse: Option<ClickHouseSettings>,
+    pub event_batch_rows: usize,
+    pub event_flush: Duration,
+    pub event_queue_capacity: usize,
+    pub retention_days: u32,
+    pub jwt_secret: Vec<u8>,
+    pub jwt_ttl: Duration,
+    pub master_key: [u8; 32],
+    pub providers: HashMap<String, ProviderSettings>,
+    pub pricing_file: Option<PathBuf>,
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub upstream_timeout: Duration,
+    pub upstream_max_attempts: u32,
+    pub gateway_cache_ttl: Duration,
+    pub frontend_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so that secrets never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("listen_addr", &self.listen_addr)
+            .field("data_dir", &self.data_dir)
+            .field("database", &redact_url(&self.database_url))
+            .field("clickhouse", &self.clickhouse.as_ref().map(|c| redact_url(&c.url)))
+            .field("event_batch_rows", &self.event_batch_rows)
+            .field("event_flush", &self.event_flush)
+            .field("providers", &self.providers.iter().map(|(n, p)| (n.clone(), p.api_keys.len())).collect::<HashMap<_, _>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with any password replaced, for log lines.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after `.env`), creating the data dir and any
+    /// generated secrets in it.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let environment = match get("TOLLGATE_ENV").as_deref().unwrap_or("development") {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => bail!("TOLLGATE_ENV must be development or production, not {other:?}"),
+        };
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| {
+            format!("sqlite://{}", data_dir.join("tollgate.db").display())
+        });
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            bail!("DATABASE_URL must start with sqlite:// or postgres://");
+        }
+        let clickhouse = get("CLICKHOUSE_URL").map(|url| ClickHouseSettings {
+            url,
+            database: get("CLICKHOUSE_DATABASE").unwrap_or_else(|| "tollgate".into()),
+            user: get("CLICKHOUSE_USER"),
+            password: get("CLICKHOUSE_PASSWORD"),
+        });
+
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(s) if s.len() < 32 => bail!("JWT_SECRET must be at least 32 characters"),
+            Some(s) => s.into_bytes(),
+            None => generated_secret(environment, &data_dir, "JWT_SECRET", "jwt_secret")?.to_vec(),
+        };
+        let master_key = match get("MASTER_KEY") {
+            Some(s) => decode_master_key(&s)?,
+            None => generated_secret(environment, &data_dir, "MASTER_KEY", "master_key")?,
+        };
+
+        let providers = PROVIDERS
+            .iter()
+            .map(|p| {
+                let prefix = p.name.to_ascii_uppercase();
+                let settings = ProviderSettings {
+                    base_url: get(&format!("{prefix}_BASE_URL")).map(|u| u.trim_end_matches('/').to_string()),
+                    api_keys: get(&format!("{prefix}_API_KEY"))
+                        .map(|keys| keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect())
+                        .unwrap_or_default(),
+                };
+                (p.name.to_string(), settings)
+            })
+            .collect();
+
+        let config = Config {
+            environment,
+            listen_addr: parse(&get, "LISTEN_ADDR", "127.0.0.1:8080")?,
+            data_dir,
+            database_url,
+            clickhouse,
+            event_batch_rows: parse(&get, "EVENT_BATCH_ROWS", "10000")?,
+            event_flush: Duration::from_millis(parse(&get, "EVENT_FLUSH_MS", "1000")?),
+            event_queue_capacity: parse(&get, "EVENT_QUEUE_CAPACITY", "100000")?,
+            retention_days: parse(&get, "RETENTION_DAYS", "400")?,
+            jwt_secret,
+            jwt_ttl: Duration::from_secs(3600 * parse::<u64>(&get, "JWT_TTL_HOURS", "720")?),
+            master_key,
+            providers,
+            pricing_file: get("PRICING_FILE").map(PathBuf::from),
+            cors_origins: get("CORS_ORIGINS")
+                .map(|o| o.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            max_body_bytes: parse(&get, "MAX_BODY_BYTES", "10485760")?,
+            upstream_timeout: Duration::from_secs(parse(&get, "UPSTREAM_TIMEOUT_SECS", "600")?),
+            upstream_max_attempts: parse(&get, "UPSTREAM_MAX_ATTEMPTS", "3")?,
+            gateway_cache_ttl: Duration::from_secs(parse(&get, "GATEWAY_CACHE_TTL_SECS", "30")?),
+            frontend_dir: get("FRONTEND_DIR").map(PathBuf::from).or_else(|| {
+                let default = PathBuf::from("frontend/dist");
+                default.join("index.html").exists().then_some(default)
+            }),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.event_batch_rows == 0 || self.event_queue_capacity == 0 {
+            bail!("EVENT_BATCH_ROWS and EVENT_QUEUE_CAPACITY must be positive");
+        }
+        if self.event_flush.is_zero() {
+            bail!("EVENT_FLUSH_MS must be positive");
+        }
+        if self.upstream_max_attempts == 0 {
+            bail!("UPSTREAM_MAX_ATTEMPTS must be at least 1");
+        }
+        if self.retention_days == 0 {
+            bail!("RETENTION_DAYS must be at least 1");
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("MAX_BODY_BYTES must be at least 1024");
+        }
+        for (name, settings) in &self.providers {
+            if let Some(url) = &settings.base_url {
+                reqwest::Url::parse(url).with_context(|| format!("{}_BASE_URL is not a URL", name.to_uppercase()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A configuration for tests: everything under `data_dir`, quick flushes, fixed
+    /// secrets, and `overrides` on top (as environment variables would give them).
+    pub fn for_tests(data_dir: PathBuf, overrides: &[(&str, String)]) -> anyhow::Result<Self> {
+        let defaults = [
+            ("DATA_DIR", data_dir.display().to_string()),
+            ("LISTEN_ADDR", "127.0.0.1:0".to_string()),
+            ("JWT_SECRET", "test-secret-test-secret-test-secret!".to_string()),
+            ("MASTER_KEY", URL_SAFE_NO_PAD.encode([7u8; 32])),
+            ("EVENT_FLUSH_MS", "50".to_string()),
+            ("UPSTREAM_TIMEOUT_SECS", "10".to_string()),
+        ];
+        Self::from_lookup(|key| {
+            overrides
+                .iter()
+                .chain(defaults.iter())
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    pub fn provider(&self, name: &str) -> ProviderSettings {
+        self.providers.get(name).cloned().unwrap_or_default()
+    }
+}
+
+fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, key: &str, default: &str) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = get(key).unwrap_or_else(|| default.to_string());
+    raw.trim().parse().map_err(|e| anyhow::anyhow!("{key}={raw:?} is invalid: {e}"))
+}
+
+fn decode_master_key(raw: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(raw.trim().trim_end_matches('='))
+        .or_else(|_| hex::decode(raw.trim()))
+        .context("MASTER_KEY must be 32 bytes as base64url or hex")?;
+    bytes.try_into().map_err(|_| anyhow::anyhow!("MASTER_KEY must decode to exactly 32 bytes"))
+}
+
+/// In development a missing secret is generated once and kept in the data dir;
+/// production refuses to start without it so that restarts never invalidate sessions silently.
+fn generated_secret(env: Environment, data_dir: &std::path::Path, var: &str, file: &str) -> anyhow::Result<[u8; 32]> {
+    if env == Environment::Production {
+        bail!("{var} must be set when TOLLGATE_ENV=production");
+    }
+    let path = data_dir.join(file);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return decode_master_key(&existing).with_context(|| format!("{} is corrupt", path.display()));
+    }
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    write_private(&path, URL_SAFE_NO_PAD.encode(key).as_bytes())?;
+    tracing::warn!(path = %path.display(), "{var} not set: generated one and stored it in the data dir");
+    Ok(key)
+}
+
+fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(contents)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every setting this module reads is documented in `.env.example`.
+    #[test]
+    fn env_example_lists_every_setting() {
+        let example = include_str!("../../.env.example");
+        let documented = |key: &str| example.lines().any(|l| l.starts_with(&format!("{key}=")));
+        let source = include_str!("config.rs");
+        let read: Vec<&str> = source
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.len() > 3 && s.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        assert!(read.contains(&"LISTEN_ADDR") && read.contains(&"EVENT_FLUSH_MS"));
+        for key in read {
+            assert!(documented(key), "{key} is read but missing from .env.example");
+        }
+        for provider in PROVIDERS.iter().filter(|p| p.kind == crate::catalog::providers::ProviderKind::OpenAiCompatible) {
+            assert!(documented(&format!("{}_BASE_URL", provider.name.to_uppercase())), "{} base URL", provider.name);
+        }
+    }
+
+    #[test]
+    fn bad_settings_are_refused_at_start_up() {
+        let dir = tempfile::TempDir::new().unwrap();
+        for (key, value) in [
+            ("LISTEN_ADDR", "nowhere"),
+            ("EVENT_BATCH_ROWS", "0"),
+            ("EVENT_FLUSH_MS", "soon"),
+            ("JWT_SECRET", "short"),
+            ("MASTER_KEY", "not-32-bytes"),
+            ("DATABASE_URL", "mysql://x"),
+            ("OPENAI_BASE_URL", "not a url"),
+            ("TOLLGATE_ENV", "staging"),
+        ] {
+            let result = Config::for_tests(dir.path().to_path_buf(), &[(key, value.to_string())]);
+            assert!(result.is_err(), "{key}={value} must be refused");
+        }
+    }
+
+    #[test]
+    fn production_needs_its_secrets_and_development_generates_them_once() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let data_dir = dir.path().display().to_string();
+        let lookup = |env: &'static str| {
+            let data_dir = data_dir.clone();
+            move |key: &str| match key {
+                "TOLLGATE_ENV" => Some(env.to_string()),
+                "DATA_DIR" => Some(data_dir.clone()),
+                _ => None,
+            }
+        };
+        assert!(Config::from_lookup(lookup("production")).is_err());
+        let first = Config::from_lookup(lookup("development")).unwrap();
+        let second = Config::from_lookup(lookup("development")).unwrap();
+        assert_eq!(first.jwt_secret, second.jwt_secret, "generated once, then reused");
+        assert_eq!(first.master_key, second.master_key);
+        assert!(dir.path().join("jwt_secret").exists());
+    }
+}

@@ -1,0 +1,151 @@
+//! Relational storage: one diesel codebase over SQLite (default) and PostgreSQL,
+//! an r2d2 pool, and `Db::run` which keeps every diesel call off the async workers.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::{
+    connection::SimpleConnection,
+    pg::PgConnection,
+    r2d2::{self, R2D2Connection},
+    sqlite::SqliteConnection,
+    Connection, QueryResult,
+};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("no database connection available: {0}")]
+    PoolExhausted(#[from] r2d2::PoolError),
+    #[error("database task was canceled")]
+    Canceled,
+}
+
+/// Opens connections of the kind the URL names (rather than trying each in turn),
+/// and sets SQLite's per-connection pragmas.
+pub struct ConnectionManager {
+    url: String,
+    kind: DbKind,
+}
+
+impl ConnectionManager {
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DbKind::Postgres
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            return Ok(Self { url: path.to_string(), kind: DbKind::Sqlite });
+        } else {
+            anyhow::bail!("unsupported database URL scheme");
+        };
+        Ok(Self { url: url.to_string(), kind })
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match self.kind {
+            DbKind::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets the event writer and readers work side by side; busy_timeout
+                // makes writers queue instead of failing with SQLITE_BUSY, and comes first
+                // because switching to WAL takes a lock that other new connections may hold.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DbKind::Postgres => PgConnection::establish(&self.url)
+                .map(DbConn::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<ConnectionManager>,
+    kind: DbKind,
+}
+
+impl Db {
+    /// Connects and applies pending migrations.
+    pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let manager = ConnectionManager::new(url)?;
+        let kind = manager.kind;
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        let db = Db { pool, kind };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        }
+        .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        Ok(())
+    }
+
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            Ok(f(&mut conn)?)
+        })
+        .await
+        .map_err(|_| DbError::Canceled)?
+    }
+
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|conn| conn.ping()).await
+    }
+}

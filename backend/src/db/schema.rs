@@ -1,0 +1,54 @@
+// One schema for both backends: only types that SQLite and PostgreSQL share
+// (booleans are SMALLINT 0/1, ids are UUID text, event times are epoch milliseconds).
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        password_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    gateways (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        secret_hint -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_events (id) {
+        id -> Text,
+        request_id -> Text,
+        gateway_id -> Text,
+        user_id -> Text,
+        ts_ms -> BigInt,
+        endpoint -> Text,
+        model -> Text,
+        upstream_model -> Text,
+        provider -> Text,
+        streaming -> SmallInt,
+        status_code -> Integer,
+        ok -> SmallInt,
+        error_type -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        tokens_prompt -> BigInt,
+        tokens_completion -> BigInt,
+        tokens_cached -> BigInt,
+        cost_nanousd -> BigInt,
+        latency_ms -> BigInt,
+        ttft_ms -> Nullable<BigInt>,
+        attempts -> Integer,
+        key_hint -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(gateways -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, gateways, request_events);

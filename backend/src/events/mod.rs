@@ -1,0 +1,64 @@
+//! Request events: one per proxied call, handed to a bounded queue on the hot path
+//! and written in batches by a background writer to the analytics store.
+
+pub mod query;
+pub mod retention;
+pub mod sink;
+pub mod spool;
+pub mod store;
+pub mod stores;
+pub mod writer;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{EventId, GatewayId, UserId};
+
+pub use query::{Cursor, EventFilter, Order, StatusFilter, Summary, Totals};
+pub use sink::EventSink;
+pub use store::EventStore;
+
+/// Longest error message kept in an event.
+pub const ERROR_MESSAGE_MAX: usize = 1000;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestEvent {
+    pub id: EventId,
+    pub request_id: String,
+    pub gateway_id: GatewayId,
+    pub user_id: UserId,
+    /// Millisecond precision, UTC.
+    pub ts: DateTime<Utc>,
+    pub endpoint: String,
+    /// As the client asked for it.
+    pub model: String,
+    pub upstream_model: String,
+    pub provider: String,
+    pub streaming: bool,
+    pub status_code: u16,
+    pub ok: bool,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub tokens_prompt: u64,
+    pub tokens_completion: u64,
+    pub tokens_cached: u64,
+    pub cost_nanousd: u64,
+    pub latency_ms: u64,
+    pub ttft_ms: Option<u64>,
+    pub attempts: u32,
+    pub key_hint: Option<String>,
+}
+
+impl RequestEvent {
+    pub fn ts_ms(&self) -> i64 {
+        self.ts.timestamp_millis()
+    }
+}
+
+/// Cuts an error message to `ERROR_MESSAGE_MAX` characters on a char boundary.
+pub fn truncate_message(message: &str) -> String {
+    match message.char_indices().nth(ERROR_MESSAGE_MAX) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message.to_string(),
+    }
+}

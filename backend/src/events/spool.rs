@@ -1,0 +1,141 @@
+//! An append-only file of events that could not be written to the store (store
+//! down, or queue full). Replayed in order, chunk by chunk; the position of the
+//! last replayed chunk is kept beside it, so a restart neither loses nor repeats
+//! what was already delivered.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, BufRead, BufReader, Seek, SeekFrom, Write},
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+
+use super::RequestEvent;
+
+pub struct Spool {
+    path: PathBuf,
+    offset_path: PathBuf,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Byte position up to which events were delivered.
+    offset: u64,
+    /// Events after `offset`.
+    pending: u64,
+}
+
+/// A chunk read from the spool; `end` is the position to commit once it is delivered.
+pub struct Chunk {
+    pub events: Vec<RequestEvent>,
+    pub end: u64,
+}
+
+impl Spool {
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join("events.ndjson");
+        let offset_path = dir.join("events.offset");
+        let offset = fs::read_to_string(&offset_path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        terminate_last_line(&path)?;
+        let spool = Spool { path, offset_path, state: Mutex::new(State { offset, pending: 0 }) };
+        let pending = spool.count_from(offset)?;
+        spool.state.lock().expect("spool lock").pending = pending;
+        if pending > 0 {
+            tracing::warn!(pending, "spooled events from an earlier run will be replayed");
+        }
+        Ok(spool)
+    }
+
+    fn count_from(&self, offset: u64) -> io::Result<u64> {
+        let Ok(mut file) = File::open(&self.path) else { return Ok(0) };
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(BufReader::new(file).lines().map_while(Result::ok).filter(|l| !l.trim().is_empty()).count() as u64)
+    }
+
+    pub fn pending(&self) -> u64 {
+        self.state.lock().expect("spool lock").pending
+    }
+
+    /// Appends and syncs, so spooled events survive a crash of the process.
+    pub fn append(&self, events: &[RequestEvent]) -> io::Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut buf = Vec::with_capacity(events.len() * 512);
+        for event in events {
+            serde_json::to_writer(&mut buf, event).map_err(io::Error::other)?;
+            buf.push(b'\n');
+        }
+        let mut state = self.state.lock().expect("spool lock");
+        let mut file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        file.write_all(&buf)?;
+        file.sync_data()?;
+        state.pending += events.len() as u64;
+        Ok(())
+    }
+
+    /// The oldest undelivered events, at most `max` of them.
+    pub fn read_chunk(&self, max: usize) -> io::Result<Option<Chunk>> {
+        let state = self.state.lock().expect("spool lock");
+        if state.pending == 0 {
+            return Ok(None);
+        }
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(state.offset))?;
+        let mut reader = BufReader::new(file);
+        let mut events = Vec::new();
+        let mut end = state.offset;
+        let mut line = String::new();
+        while events.len() < max {
+            line.clear();
+            let read = reader.read_line(&mut line)?;
+            if read == 0 || !line.ends_with('\n') {
+                // End of file, or a line cut short by a crash mid-write: stop before it.
+                break;
+            }
+            end += read as u64;
+            match serde_json::from_str(line.trim()) {
+                Ok(event) => events.push(event),
+                Err(e) if !line.trim().is_empty() => tracing::error!(error = %e, "skipping unreadable spool line"),
+                Err(_) => {}
+            }
+        }
+        Ok(Some(Chunk { events, end }))
+    }
+
+    /// Marks everything before `end` delivered. Once all is delivered the files are removed.
+    pub fn commit(&self, chunk: &Chunk) -> io::Result<()> {
+        let mut state = self.state.lock().expect("spool lock");
+        state.pending = state.pending.saturating_sub(chunk.events.len() as u64);
+        state.offset = chunk.end;
+        let file_len = fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        if state.offset >= file_len {
+            let _ = fs::remove_file(&self.path);
+            let _ = fs::remove_file(&self.offset_path);
+            state.offset = 0;
+            state.pending = 0;
+            return Ok(());
+        }
+        let tmp = self.offset_path.with_extension("tmp");
+        fs::write(&tmp, state.offset.to_string())?;
+        fs::rename(&tmp, &self.offset_path)
+    }
+}
+
+/// A crash mid-append can leave a last line without its newline; ending it keeps
+/// the next append from being glued onto it (the cut line is then skipped on replay).
+fn terminate_last_line(path: &Path) -> io::Result<()> {
+    let Ok(mut file) = OpenOptions::new().read(true).append(true).open(path) else { return Ok(()) };
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    io::Read::read_exact(&mut file, &mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! The embedded analytics store: a `request_events` table in the relational
+//! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
+
+use async_trait::async_trait;
+use diesel::{
+    backend::Backend,
+    pg::Pg,
+    prelude::*,
+    query_builder::{BoxedSqlQuery, SqlQuery},
+    serialize::ToSql,
+    sql_types::{BigInt, HasSqlType, Nullable, Text},
+    sqlite::Sqlite,
+};
+
+use crate::{
+    db::{schema::request_events, Db, DbConn, DbKind},
+    events::{
+        query::{quantile_index, Percentiles, PERCENTILES},
+        Cursor, EventFilter, EventStore, Order, RequestEvent, StatusFilter, Summary, Totals,
+    },
+};
+
+pub struct SqlEventStore {
+    db: Db,
+}
+
+impl SqlEventStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(Queryable, QueryableByName, Selectable, Insertable, Debug)]
+#[diesel(table_name = request_events)]
+// None is NULL, not DEFAULT: SQLite takes no DEFAULT in a multi-row insert.
+#[diesel(treat_none_as_default_value = false)]
+struct EventRow {
+    id: String,
+    request_id: String,
+    gateway_id: String,
+    user_id: String,
+    ts_ms: i64,
+    endpoint: String,
+    model: String,
+    upstream_model: String,
+    provider: String,
+    streaming: i16,
+    status_code: i32,
+    ok: i16,
+    error_type: Option<String>,
+    error_message: Option<String>,
+    tokens_prompt: i64,
+    tokens_completion: i64,
+    tokens_cached: i64,
+    cost_nanousd: i64,
+    latency_ms: i64,
+    ttft_ms: Option<i64>,
+    attempts: i32,
+    key_hint: Option<String>,
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl From<&RequestEvent> for EventRow {
+    fn from(e: &RequestEvent) -> Self {
+        EventRow {
+            id: e.id.to_string(),
+            request_id: e.request_id.clone(),
+            gateway_id: e.gateway_id.to_string(),
+            user_id: e.user_id.to_string(),
+            ts_ms: e.ts_ms(),
+            endpoint: e.endpoint.clone(),
+            model: e.model.clone(),
+            upstream_model: e.upstream_model.clone(),
+            provider: e.provider.clone(),
+            streaming: e.streaming.into(),
+            status_code: e.status_code.into(),
+            ok: e.ok.into(),
+            error_type: e.error_type.clone(),
+            error_message: e.error_message.clone(),
+            tokens_prompt: to_i64(e.tokens_prompt),
+            tokens_completion: to_i64(e.tokens_completion),
+            tokens_cached: to_i64(e.tokens_cached),
+            cost_nanousd: to_i64(e.cost_nanousd),
+            latency_ms: to_i64(e.latency_ms),
+            ttft_ms: e.ttft_ms.map(to_i64),
+            attempts: i32::try_from(e.attempts).unwrap_or(i32::MAX),
+            key_hint: e.key_hint.clone(),
+        }
+    }
+}
+
+impl TryFrom<EventRow> for RequestEvent {
+    type Error = anyhow::Error;
+
+    fn try_from(r: EventRow) -> anyhow::Result<Self> {
+        Ok(RequestEvent {
+            id: r.id.parse()?,
+            request_id: r.request_id,
+            gateway_id: r.gateway_id.parse()?,
+            user_id: r.user_id.parse()?,
+            ts: chrono::DateTime::from_timestamp_millis(r.ts_ms).ok_or_else(|| anyhow::anyhow!("bad ts"))?,
+            endpoint: r.endpoint,
+            model: r.model,
+            upstream_model: r.upstream_model,
+            provider: r.provider,
+            streaming: r.streaming != 0,
+            status_code: u16::try_from(r.status_code)?,
+            ok: r.ok != 0,
+            error_type: r.error_type,
+            error_message: r.error_message,
+            tokens_prompt: r.tokens_prompt.max(0) as u64,
+            tokens_completion: r.tokens_completion.max(0) as u64,
+            tokens_cached: r.tokens_cached.max(0) as u64,
+            cost_nanousd: r.cost_nanousd.max(0) as u64,
+            latency_ms: r.latency_ms.max(0) as u64,
+            ttft_ms: r.ttft_ms.map(|t| t.max(0) as u64),
+            attempts: u32::try_from(r.attempts.max(0))?,
+            key_hint: r.key_hint,
+        })
+    }
+}
+
+/// Aggregate columns shared by every summary query.
+const TOTALS_SQL: &str = "COUNT(*) AS requests, \
+    CAST(COALESCE(SUM(1 - ok), 0) AS BIGINT) AS errors, \
+    CAST(COALESCE(SUM(tokens_prompt), 0) AS BIGINT) AS tokens_in, \
+    CAST(COALESCE(SUM(tokens_completion), 0) AS BIGINT) AS tokens_out, \
+    CAST(COALESCE(SUM(cost_nanousd), 0) AS BIGINT) AS cost_nanousd, \
+    CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT) AS latency_sum_ms, \
+    CAST(MIN(latency_ms) AS BIGINT) AS latency_min_ms, \
+    CAST(MAX(latency_ms) AS BIGINT) AS latency_max_ms, \
+    CAST(COALESCE(SUM(ttft_ms), 0) AS BIGINT) AS ttft_sum_ms, \
+    COUNT(ttft_ms) AS ttft_count";
+
+#[derive(QueryableByName)]
+struct TotalsRow {
+    #[diesel(sql_type = BigInt)]
+    requests: i64,
+    #[diesel(sql_type = BigInt)]
+    errors: i64,
+    #[diesel(sql_type = BigInt)]
+    tokens_in: i64,
+    #[diesel(sql_type = BigInt)]
+    tokens_out: i64,
+    #[diesel(sql_type = BigInt)]
+    cost_nanousd: i64,
+    #[diesel(sql_type = BigInt)]
+    latency_sum_ms: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    latency_min_ms: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    latency_max_ms: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    ttft_sum_ms: i64,
+    #[diesel(sql_type = BigInt)]
+    ttft_count: i64,
+}
+
+impl From<TotalsRow> for Totals {
+    fn from(r: TotalsRow) -> Self {
+        let u = |v: i64| v.max(0) as u64;
+        Totals {
+            requests: u(r.requests),
+            errors: u(r.errors),
+            tokens_in: u(r.tokens_in),
+            tokens_out: u(r.tokens_out),
+            cost_nanousd: u(r.cost_nanousd),
+            latency_sum_ms: u(r.latency_sum_ms),
+            latency_min_ms: r.latency_min_ms.map(u),
+            latency_max_ms: r.latency_max_ms.map(u),
+            ttft_sum_ms: u(r.ttft_sum_ms),
+            ttft_count: u(r.ttft_count),
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct ModelTotalsRow {
+    #[diesel(sql_type = Text)]
+    model: String,
+    #[diesel(embed)]
+    totals: TotalsRow,
+}
+
+#[derive(QueryableByName)]
+struct DayTotalsRow {
+    #[diesel(sql_type = BigInt)]
+    day: i64,
+    #[diesel(embed)]
+    totals: TotalsRow,
+}
+
+#[derive(QueryableByName)]
+struct LatencyRow {
+    #[diesel(sql_type = BigInt)]
+    latency_ms: i64,
+}
+
+/// A bind value for hand-written SQL.
+#[derive(Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Hand-written SQL with its binds, rendered with the placeholder style of the backend.
+struct Sql {
+    kind: DbKind,
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    fn new(kind: DbKind, text: &str) -> Self {
+        Self { kind, text: text.to_string(), binds: Vec::new() }
+    }
+
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    fn bind(&mut self, value: Bind) -> &mut Self {
+        self.binds.push(value);
+        match self.kind {
+            DbKind::Sqlite => self.text.push('?'),
+            DbKind::Postgres => self.text.push_str(&format!("${}", self.binds.len())),
+        }
+        self
+    }
+
+    /// ` WHERE ...` for an event filter.
+    fn filter(&mut self, filter: &EventFilter) -> &mut Self {
+        self.push(" WHERE gateway_id = ").bind(Bind::Text(filter.gateway_id.to_string()));
+        self.push(" AND ts_ms >= ").bind(Bind::Int(filter.from_ms));
+        self.push(" AND ts_ms < ").bind(Bind::Int(filter.to_ms));
+        if let Some(model) = &filter.model {
+            self.push(" AND model = ").bind(Bind::Text(model.clone()));
+        }
+        match filter.status {
+            Some(StatusFilter::Ok) => self.push(" AND ok = 1"),
+            Some(StatusFilter::Error) => self.push(" AND ok = 0"),
+            None => self,
+        }
+    }
+
+    fn boxed<'a, DB>(&self) -> BoxedSqlQuery<'a, DB, SqlQuery>
+    where
+        DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+        String: ToSql<Text, DB>,
+        i64: ToSql<BigInt, DB>,
+    {
+        let mut query = diesel::sql_query(self.text.clone()).into_boxed::<DB>();
+        for bind in &self.binds {
+            query = match bind.clone() {
+                Bind::Text(s) => query.bind::<Text, _>(s),
+                Bind::Int(i) => query.bind::<BigInt, _>(i),
+            };
+        }
+        query
+    }
+
+    fn load<T>(&self, conn: &mut DbConn) -> QueryResult<Vec<T>>
+    where
+        T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
+    {
+        match conn {
+            DbConn::Sqlite(c) => self.boxed::<Sqlite>().load(c),
+            DbConn::Postgres(c) => self.boxed::<Pg>().load(c),
+        }
+    }
+}
+
+/// Runs `f` in a read transaction, so the totals, breakdowns and percentiles of
+/// one summary come from the same snapshot even while the writer inserts.
+fn snapshot<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> QueryResult<T> {
+    conn.transaction(|conn| {
+        if let DbConn::Postgres(pg) = conn {
+            // SQLite's WAL read transaction is a snapshot already; PostgreSQL needs asking.
+            diesel::connection::SimpleConnection::batch_execute(pg, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        f(conn)
+    })
+}
+
+fn summarize(conn: &mut DbConn, kind: DbKind, filter: &EventFilter) -> QueryResult<Summary> {
+    let grouped = |key: &str| {
+        let mut sql = Sql::new(kind, &format!("SELECT {key}{TOTALS_SQL} FROM request_events"));
+        sql.filter(filter);
+        sql
+    };
+    let totals: Totals = grouped("").load::<TotalsRow>(conn)?.pop().map(Into::into).unwrap_or_default();
+    let by_model = grouped("model, ")
+        .push(" GROUP BY model ORDER BY model")
+        .load::<ModelTotalsRow>(conn)?
+        .into_iter()
+        .map(|r| (r.model, r.totals.into()))
+        .collect();
+    let by_day = grouped(&format!("ts_ms / {} AS day, ", crate::events::query::MS_PER_DAY))
+        .push(" GROUP BY day ORDER BY day")
+        .load::<DayTotalsRow>(conn)?
+        .into_iter()
+        .map(|r| (r.day, r.totals.into()))
+        .collect();
+    let percentiles = if totals.requests == 0 {
+        None
+    } else {
+        let mut values = [0u64; 3];
+        for (value, q) in values.iter_mut().zip(PERCENTILES) {
+            let mut sql = Sql::new(kind, "SELECT latency_ms FROM request_events");
+            sql.filter(filter).push(" ORDER BY latency_ms LIMIT 1 OFFSET ").bind(Bind::Int(quantile_index(q, totals.requests) as i64));
+            *value = sql.load::<LatencyRow>(conn)?.first().map_or(0, |r| r.latency_ms.max(0) as u64);
+        }
+        Some(Percentiles { p50: values[0], p95: values[1], p99: values[2] })
+    };
+    Ok(Summary { totals, percentiles, by_model, by_day })
+}
+
+fn page(conn: &mut DbConn, kind: DbKind, filter: &EventFilter, order: Order, after: Option<Cursor>, limit: usize) -> QueryResult<Vec<EventRow>> {
+    let columns = "id, request_id, gateway_id, user_id, ts_ms, endpoint, model, upstream_model, provider, streaming, \
+        status_code, ok, error_type, error_message, tokens_prompt, tokens_completion, tokens_cached, cost_nanousd, \
+        latency_ms, ttft_ms, attempts, key_hint";
+    let mut sql = Sql::new(kind, &format!("SELECT {columns} FROM request_events"));
+    sql.filter(filter);
+    let (cmp, direction) = match order {
+        Order::NewestFirst => ("<", "DESC"),
+        Order::OldestFirst => (">", "ASC"),
+    };
+    if let Some(cursor) = after {
+        sql.push(&format!(" AND (ts_ms {cmp} ")).bind(Bind::Int(cursor.ts_ms));
+        sql.push(" OR (ts_ms = ").bind(Bind::Int(cursor.ts_ms));
+        sql.push(&format!(" AND id {cmp} ")).bind(Bind::Text(cursor.id.to_string())).push("))");
+    }
+    sql.push(&format!(" ORDER BY ts_ms {direction}, id {direction} LIMIT ")).bind(Bind::Int(limit as i64));
+    sql.load::<EventRow>(conn)
+}
+
+#[async_trait]
+impl EventStore for SqlEventStore {
+    fn name(&self) -> &'static str {
+        match self.db.kind() {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Postgres => "postgres",
+        }
+    }
+
+    async fn insert(&self, events: &[RequestEvent]) -> anyhow::Result<()> {
+        let rows: Vec<EventRow> = events.iter().map(EventRow::from).collect();
+        self.db
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    // Both backends cap the binds of one statement; 22 columns x 1000 rows fits.
+                    for chunk in rows.chunks(1000) {
+                        // A retried batch must not count twice: duplicates by id are ignored.
+                        match conn {
+                            DbConn::Sqlite(c) => diesel::insert_into(request_events::table)
+                                .values(chunk)
+                                .on_conflict(request_events::id)
+                                .do_nothing()
+                                .execute(c)?,
+                            DbConn::Postgres(c) => diesel::insert_into(request_events::table)
+                                .values(chunk)
+                                .on_conflict(request_events::id)
+                                .do_nothing()
+                                .execute(c)?,
+                        };
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn summary(&self, filter: &EventFilter) -> anyhow::Result<Summary> {
+        let (kind, filter) = (self.db.kind(), filter.clone());
+        Ok(self.db.run(move |conn| snapshot(conn, |conn| summarize(conn, kind, &filter))).await?)
+    }
+
+    async fn page(&self, filter: &EventFilter, order: Order, after: Option<Cursor>, limit: usize) -> anyhow::Result<Vec<RequestEvent>> {
+        let (kind, filter) = (self.db.kind(), filter.clone());
+        let rows = self.db.run(move |conn| page(conn, kind, &filter, order, after, limit)).await?;
+        rows.into_iter().map(RequestEvent::try_from).collect()
+    }
+
+    async fn delete_before(&self, cutoff_ms: i64) -> anyhow::Result<()> {
+        let deleted = self
+            .db
+            .run(move |conn| diesel::delete(request_events::table.filter(request_events::ts_ms.lt(cutoff_ms))).execute(conn))
+            .await?;
+        if deleted > 0 {
+            tracing::info!(deleted, "retention: removed old request events");
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        Ok(self.db.ping().await?)
+    }
+}

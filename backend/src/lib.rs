@@ -1,0 +1,215 @@
+//! Tollgate: a multi-tenant AI gateway. `Tollgate::start` builds the whole app
+//! from a `Config`; `main` and the integration tests both run it that way.
+
+pub mod analytics;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod gateways;
+pub mod ids;
+pub mod metrics;
+pub mod mock_upstream;
+pub mod openapi;
+pub mod ops;
+pub mod proxy;
+pub mod users;
+pub mod web;
+
+use std::{net::SocketAddr, sync::Arc, time::{Duration, Instant}};
+
+use actix_cors::Cors;
+use actix_web::{
+    dev::{Service, ServerHandle},
+    error::JsonPayloadError,
+    web as aweb, App, HttpServer,
+};
+use anyhow::Context;
+
+use crate::{
+    analytics::routes::AnalyticsLimits,
+    auth::JwtKeys,
+    catalog::Catalog,
+    config::Config,
+    db::Db,
+    error::ApiError,
+    events::{
+        spool::Spool,
+        stores::SqlEventStore,
+        writer::{EventPipeline, WriterConfig},
+        EventStore,
+    },
+    gateways::GatewayCache,
+    metrics::Metrics,
+    proxy::{Proxy, Upstreams},
+};
+
+/// Largest control-plane JSON body (names, passwords: small).
+const CONTROL_JSON_LIMIT: usize = 64 * 1024;
+/// How long in-flight requests get to finish on shutdown.
+const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// Everything the handlers share, built once.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub jwt: aweb::Data<JwtKeys>,
+    pub cache: Arc<GatewayCache>,
+    pub proxy: aweb::Data<Proxy>,
+    pub store: Arc<dyn EventStore>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Registers every route and the shared data on an app.
+pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
+    cfg.app_data(aweb::Data::new(state.db.clone()))
+        .app_data(state.jwt.clone())
+        .app_data(aweb::Data::from(state.cache.clone()))
+        .app_data(state.proxy.clone())
+        .app_data(ops::store_data(state.store.clone()))
+        .app_data(aweb::Data::from(state.metrics.clone()))
+        .app_data(aweb::Data::new(AnalyticsLimits { max_days: state.config.retention_days }))
+        .app_data(aweb::JsonConfig::default().limit(CONTROL_JSON_LIMIT).error_handler(|err, _| {
+            match err {
+                JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                    ApiError::PayloadTooLarge(limit)
+                }
+                JsonPayloadError::ContentType => ApiError::bad_request("expected a JSON body (Content-Type: application/json)"),
+                other => ApiError::invalid("invalid_json", format!("invalid JSON body: {other}")),
+            }
+            .into()
+        }))
+        // An id that does not parse names no gateway of the caller's: 404, like any other.
+        .app_data(aweb::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .app_data(aweb::QueryConfig::default().error_handler(|err, _| ApiError::invalid("invalid_query", err.to_string()).into()))
+        .configure(ops::config)
+        .configure(users::config)
+        .configure(gateways::config)
+        .configure(analytics::config)
+        .configure(proxy::config)
+        .configure(|cfg| web::config(cfg, state.config.frontend_dir.clone()))
+        .default_service(aweb::to(web::not_found));
+}
+
+impl AppState {
+    pub async fn new(config: Config, metrics: Arc<Metrics>, sink: events::EventSink, db: Db, store: Arc<dyn EventStore>) -> anyhow::Result<Self> {
+        let catalog = Arc::new(Catalog::load(config.pricing_file.as_deref())?);
+        let cache = Arc::new(GatewayCache::new(db.clone(), config.gateway_cache_ttl, 100_000));
+        let proxy = Proxy {
+            cache: cache.clone(),
+            catalog,
+            upstreams: Upstreams::new(&config, metrics.clone())?,
+            sink,
+            max_body_bytes: config.max_body_bytes,
+        };
+        Ok(Self {
+            jwt: aweb::Data::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl)),
+            config: Arc::new(config),
+            db,
+            cache,
+            proxy: aweb::Data::new(proxy),
+            store,
+            metrics,
+        })
+    }
+}
+
+/// A running Tollgate: its address, and the means to stop it cleanly.
+pub struct Tollgate {
+    pub addr: SocketAddr,
+    handle: ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pipeline: EventPipeline,
+    retention: tokio::task::JoinHandle<()>,
+}
+
+impl Tollgate {
+    /// Connects storage, starts the event writer and the HTTP server. With
+    /// `handle_signals`, SIGTERM and Ctrl-C stop it gracefully (see `wait`).
+    pub async fn start(config: Config, handle_signals: bool) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::new());
+        let db_url = config.database_url.clone();
+        let db = tokio::task::spawn_blocking(move || Db::connect(&db_url, 16)).await??;
+        if config.clickhouse.is_some() {
+            anyhow::bail!("CLICKHOUSE_URL is set, but this build has only the embedded analytics store");
+        }
+        let store: Arc<dyn EventStore> = Arc::new(SqlEventStore::new(db.clone()));
+        let spool = Arc::new(Spool::open(&config.data_dir.join("spool")).context("cannot open the event spool")?);
+        let pipeline = EventPipeline::start(
+            store.clone(),
+            spool,
+            metrics.clone(),
+            WriterConfig { batch_rows: config.event_batch_rows, flush_interval: config.event_flush, queue_capacity: config.event_queue_capacity },
+        );
+        let retention = events::retention::spawn(store.clone(), config.retention_days);
+        let listen = config.listen_addr;
+        let cors_origins = config.cors_origins.clone();
+        let state = AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store).await?;
+
+        let server = HttpServer::new(move || {
+            let metrics = state.metrics.clone();
+            App::new()
+                .configure(|cfg| build_app(&state, cfg))
+                .wrap(cors(&cors_origins))
+                .wrap_fn(move |req, srv| {
+                    let started = Instant::now();
+                    let metrics = metrics.clone();
+                    let response = srv.call(req);
+                    async move {
+                        let response = response.await?;
+                        let route = response.request().match_pattern().unwrap_or_else(|| "other".into());
+                        let method = response.request().method().as_str().to_owned();
+                        metrics.http_requests.with_label_values(&[&route, &method, response.status().as_str()]).inc();
+                        metrics.http_latency.with_label_values(&[&route, &method]).observe(started.elapsed().as_secs_f64());
+                        Ok(response)
+                    }
+                })
+                .wrap(tracing_actix_web::TracingLogger::default())
+        })
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS);
+        let server = if handle_signals { server } else { server.disable_signals() };
+        let server = server.bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        let server = tokio::spawn(server);
+        tracing::info!(%addr, "Tollgate listening");
+        Ok(Self { addr, handle, server, pipeline, retention })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server stops (SIGTERM, Ctrl-C), then drains the events.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let Tollgate { server, pipeline, retention, .. } = self;
+        let result = server.await;
+        tracing::info!("server stopped; draining request events");
+        retention.abort();
+        pipeline.shutdown(Duration::from_secs(SHUTDOWN_GRACE_SECS)).await;
+        result??;
+        Ok(())
+    }
+
+    /// Stops gracefully: in-flight requests finish, queued events are written.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.handle.stop(true).await;
+        self.wait().await
+    }
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let cors = Cors::default()
+        .allow_any_method()
+        .allow_any_header()
+        .expose_headers(["x-request-id", "content-disposition"])
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        return cors.allow_any_origin();
+    }
+    origins.iter().fold(cors, |cors, origin| cors.allowed_origin(origin))
+}

@@ -1,0 +1,13 @@
+//! The data plane: `/chat/completions` and `/models`, authenticated by gateway
+//! secret from memory, routed through the catalog, relayed to the provider, metered.
+
+mod auth;
+mod keys;
+mod record;
+mod relay;
+mod request;
+pub mod routes;
+mod upstream;
+
+pub use routes::{config, Proxy};
+pub use upstream::Upstreams;

@@ -1,0 +1,214 @@
+//! The data-plane handlers. Nothing here touches the relational database except
+//! the gateway cache's one load on a miss.
+
+use std::{sync::Arc, time::Instant};
+
+use actix_web::{
+    http::header::{HeaderName, HeaderValue},
+    web, HttpRequest, HttpResponse, ResponseError,
+};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    auth::{authenticate, Caller},
+    record::{CallRecord, Failure},
+    relay::{relay_stream, relay_whole},
+    request::ChatRequest,
+    upstream::{FailureKind, Upstreams},
+};
+use crate::{
+    catalog::{price::Price, Catalog, Usage},
+    error::OpenAiError,
+    events::EventSink,
+    gateways::GatewayCache,
+    ids::EventId,
+};
+
+/// Everything the data plane needs, built once at start-up.
+pub struct Proxy {
+    pub cache: Arc<GatewayCache>,
+    pub catalog: Arc<Catalog>,
+    pub upstreams: Upstreams,
+    pub sink: EventSink,
+    pub max_body_bytes: usize,
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    for prefix in ["", "/v1"] {
+        cfg.route(&format!("{prefix}/chat/completions"), web::post().to(chat_completions))
+            .route(&format!("{prefix}/models"), web::get().to(list_models));
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The caller's `x-request-id` when it is a sane token, else a new one.
+fn request_id(req: &HttpRequest, event_id: EventId) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .map(String::from)
+        .unwrap_or_else(|| event_id.to_string())
+}
+
+fn with_request_id(mut response: HttpResponse, request_id: &str) -> HttpResponse {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, OpenAiError> {
+    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(OpenAiError::payload_too_large(limit));
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| OpenAiError::invalid_request("Could not read the request body"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(OpenAiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "data plane",
+    description = "OpenAI chat completions, streaming or not; also at `/chat/completions`. \
+        Authenticate with `Authorization: Bearer <gateway secret>`, or `x-gateway-id` + `x-gateway-authorization` \
+        (then an `Authorization: Bearer` is your own provider key for this call).",
+    request_body(content = Object, description = "An OpenAI chat completion request"),
+    responses((status = 200, description = "The provider's answer (JSON, or SSE when `stream` is true)"),
+        (status = 400, description = "invalid_request_error"), (status = 401, description = "authentication_error"),
+        (status = 404, description = "model_not_found"), (status = 413, description = "request_too_large"),
+        (status = 502, description = "provider failed"), (status = 504, description = "provider timed out")),
+    security(("gateway_secret" = [])))]
+pub async fn chat_completions(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>) -> HttpResponse {
+    let started = Instant::now();
+    let event_id = EventId::new();
+    let request_id = request_id(&req, event_id);
+    let caller = match authenticate(&req, &proxy.cache).await {
+        Ok(caller) => caller,
+        Err(rejection) => {
+            if let Some(gateway) = rejection.gateway {
+                let record = CallRecord::start(started, request_id.clone(), event_id, gateway);
+                let failure = Failure { kind: rejection.error.kind.into(), message: rejection.error.message.clone() };
+                proxy.sink.emit(record.finish(rejection.error.status.as_u16(), Usage::default(), Some(failure)));
+            }
+            return with_request_id(rejection.error.error_response(), &request_id);
+        }
+    };
+    let record = CallRecord::start(started, request_id.clone(), event_id, caller.gateway.clone());
+    let response = proxy_call(&req, payload, &proxy, caller, record).await;
+    with_request_id(response, &request_id)
+}
+
+async fn proxy_call(req: &HttpRequest, payload: web::Payload, proxy: &Proxy, caller: Caller, mut record: CallRecord) -> HttpResponse {
+    let fail = |record: CallRecord, error: OpenAiError| {
+        let failure = Failure { kind: error.code.unwrap_or(error.kind).into(), message: error.message.clone() };
+        proxy.sink.emit(record.finish(error.status.as_u16(), Usage::default(), Some(failure)));
+        error.error_response()
+    };
+    let body = match read_body(req, payload, proxy.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => return fail(record, error),
+    };
+    let chat = match ChatRequest::parse(&body) {
+        Ok(chat) => chat,
+        Err(error) => return fail(record, error),
+    };
+    record.model = chat.model.clone();
+    record.streaming = chat.stream;
+    let Some(route) = proxy.catalog.resolve(&chat.model) else {
+        return fail(record, OpenAiError::model_not_found(&chat.model));
+    };
+    record.provider = route.provider.name.to_string();
+    record.upstream_model = route.upstream_id.clone();
+    record.price = route.price;
+    let upstream_body = chat.upstream_body(&body, &route.upstream_id);
+    let (stream, strip_usage) = (chat.stream, !chat.wants_usage);
+    drop(chat);
+
+    match proxy.upstreams.send(route.provider, upstream_body, caller.provider_key.as_deref()).await {
+        Ok(reply) => {
+            record.attempts = reply.attempts;
+            record.key_hint = reply.key_hint.clone();
+            if stream && reply.status.is_success() {
+                relay_stream(reply, record, proxy.sink.clone(), strip_usage)
+            } else {
+                relay_whole(reply, record, &proxy.sink).await
+            }
+        }
+        Err(failure) => {
+            record.attempts = failure.attempts;
+            record.key_hint = failure.key_hint;
+            let provider = route.provider.name;
+            let error = match failure.kind {
+                FailureKind::NotConfigured => OpenAiError::provider_not_configured(provider),
+                FailureKind::Unreachable => OpenAiError::upstream_unreachable(provider),
+                FailureKind::Timeout => OpenAiError::upstream_timeout(provider),
+            };
+            fail(record, error)
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelPricing {
+    /// USD per million input tokens.
+    pub input_per_mtok: f64,
+    pub cached_input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelEntry {
+    /// `provider/model`, accepted as `model` in chat completions.
+    pub id: String,
+    pub object: &'static str,
+    pub created: i64,
+    pub owned_by: String,
+    pub pricing: ModelPricing,
+    pub context_window: Option<u64>,
+    /// Whether this server can call the provider (it has a key, or needs none).
+    pub available: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelList {
+    pub object: &'static str,
+    pub data: Vec<ModelEntry>,
+}
+
+#[utoipa::path(get, path = "/v1/models", tag = "data plane", description = "Models this gateway serves, with prices; also at `/models`.",
+    responses((status = 200, body = ModelList), (status = 401, description = "authentication_error")),
+    security(("gateway_secret" = [])))]
+pub async fn list_models(req: HttpRequest, proxy: web::Data<Proxy>) -> HttpResponse {
+    if let Err(rejection) = authenticate(&req, &proxy.cache).await {
+        return rejection.error.error_response();
+    }
+    let data = proxy
+        .catalog
+        .models()
+        .iter()
+        .map(|m| ModelEntry {
+            id: m.qualified_id(),
+            object: "model",
+            created: 0,
+            owned_by: m.provider.name.to_string(),
+            pricing: ModelPricing {
+                input_per_mtok: Price::per_million_usd(m.price.input),
+                cached_input_per_mtok: Price::per_million_usd(m.price.cached_input),
+                output_per_mtok: Price::per_million_usd(m.price.output),
+            },
+            context_window: m.context_window,
+            available: proxy.upstreams.available(m.provider),
+        })
+        .collect();
+    HttpResponse::Ok().json(ModelList { object: "list", data })
+}

@@ -1,0 +1,7 @@
+//! Accounts: anonymous join, optional password, login.
+
+mod names;
+pub mod routes;
+pub mod store;
+
+pub use routes::config;

@@ -1,0 +1,246 @@
+//! Starting the real app for a test: a real HTTP server on an ephemeral port, its
+//! own database (a SQLite file, or a PostgreSQL schema), and the project's
+//! mock-upstream on another port standing in for every provider.
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tollgate::{
+    config::Config,
+    mock_upstream::{MockOptions, MockUpstream},
+    Tollgate,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Whether a test needing an outside service must fail (CI) rather than skip.
+pub fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The PostgreSQL server tests use, or `None` (skip) outside CI.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if required() => panic!("CI=true but TEST_DATABASE_URL is not set: PostgreSQL tests cannot be skipped"),
+        _ => {
+            eprintln!("TEST_DATABASE_URL not set: skipping the PostgreSQL variant");
+            None
+        }
+    }
+}
+
+/// A schema of its own on the test PostgreSQL server, dropped afterwards.
+pub struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    pub fn create(base_url: &str) -> Self {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(base_url).expect("TEST_DATABASE_URL must accept connections");
+        diesel::sql_query(format!("CREATE SCHEMA {name}")).execute(&mut conn).expect("create test schema");
+        Self { base_url: base_url.to_string(), name }
+    }
+
+    /// A URL whose connections use this schema.
+    pub fn url(&self) -> String {
+        let separator = if self.base_url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}options=-csearch_path%3D{}", self.base_url, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.base_url) {
+            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)).execute(&mut conn);
+        }
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub mock: MockUpstream,
+    pub data_dir: TempDir,
+    app: Option<Tollgate>,
+    _schema: Option<PgSchema>,
+}
+
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+pub struct Gateway {
+    pub id: String,
+    pub secret: String,
+}
+
+/// The operator keys the tests configure for OpenAI (pointed at the mock).
+pub const OPERATOR_KEYS: &str = "sk-operator-one,sk-operator-two";
+
+pub struct Builder {
+    backend: Backend,
+    env: Vec<(&'static str, String)>,
+    mock: MockOptions,
+    data_dir: Option<TempDir>,
+}
+
+impl Builder {
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    pub fn env(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.env.push((key, value.into()));
+        self
+    }
+
+    pub fn mock(mut self, options: MockOptions) -> Self {
+        self.mock = options;
+        self
+    }
+
+    /// Reuses a data dir (to restart on the same files).
+    pub fn data_dir(mut self, dir: TempDir) -> Self {
+        self.data_dir = Some(dir);
+        self
+    }
+
+    /// `None` when the backend is PostgreSQL and no server is configured (outside CI).
+    pub async fn try_start(self) -> Option<TestApp> {
+        let mock = MockUpstream::start("127.0.0.1:0".parse::<SocketAddr>().unwrap(), self.mock, 1).await.expect("mock upstream starts");
+        let schema = match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgSchema::create(&postgres_url()?)),
+        };
+        let data_dir = self.data_dir.unwrap_or_else(|| TempDir::new().expect("temp dir"));
+        let mut env: Vec<(&str, String)> = self.env;
+        for provider in ["OPENAI", "MISTRAL", "GROQ", "DEEPSEEK", "OPENROUTER", "TOGETHER", "XAI", "GEMINI", "OLLAMA"] {
+            let base: &'static str = Box::leak(format!("{provider}_BASE_URL").into_boxed_str());
+            env.push((base, mock.base_url()));
+        }
+        env.push(("OPENAI_API_KEY", OPERATOR_KEYS.into()));
+        env.push(("GROQ_API_KEY", "gsk-operator".into()));
+        if let Some(schema) = &schema {
+            env.push(("DATABASE_URL", schema.url()));
+        }
+        let config = Config::for_tests(data_dir.path().to_path_buf(), &env).expect("valid test config");
+        let app = Tollgate::start(config, false).await.expect("app starts");
+        Some(TestApp {
+            url: app.url(),
+            client: reqwest::Client::new(),
+            mock,
+            data_dir,
+            app: Some(app),
+            _schema: schema,
+        })
+    }
+
+    pub async fn start(self) -> TestApp {
+        self.try_start().await.expect("backend available")
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> Builder {
+        Builder { backend: Backend::Sqlite, env: Vec::new(), mock: MockOptions::default(), data_dir: None }
+    }
+
+    pub async fn spawn() -> Self {
+        Self::builder().start().await
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Stops gracefully (events drained), keeping the data dir for a restart.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(app) = self.app.take() {
+            app.stop().await.expect("clean stop");
+        }
+        self.data_dir
+    }
+
+    pub async fn join(&self) -> User {
+        let response = self.client.post(self.at("/auth/join")).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        User {
+            id: body["id"].as_str().unwrap().into(),
+            username: body["username"].as_str().unwrap().into(),
+            token: body["token"].as_str().unwrap().into(),
+        }
+    }
+
+    pub async fn create_gateway(&self, user: &User, name: &str) -> Gateway {
+        let response = self.post_json(user, "/gateways", json!({ "name": name })).await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        Gateway { id: body["id"].as_str().unwrap().into(), secret: body["secret"].as_str().unwrap().into() }
+    }
+
+    pub async fn get(&self, user: &User, path: &str) -> reqwest::Response {
+        self.client.get(self.at(path)).bearer_auth(&user.token).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, user: &User, path: &str) -> Value {
+        let response = self.get(user, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_json(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
+        self.client.post(self.at(path)).bearer_auth(&user.token).json(&body).send().await.unwrap()
+    }
+
+    /// A chat completion with the gateway secret as the OpenAI SDK sends it.
+    pub async fn chat(&self, gateway: &Gateway, body: Value) -> reqwest::Response {
+        self.client.post(self.at("/v1/chat/completions")).bearer_auth(&gateway.secret).json(&body).send().await.unwrap()
+    }
+
+    /// Waits until the gateway's logs hold `count` calls (the writer flushes every 50 ms in tests).
+    pub async fn wait_for_logs(&self, user: &User, gateway: &Gateway, count: usize) -> Vec<Value> {
+        self.wait_for_logs_where(user, gateway, "", count).await
+    }
+
+    /// The same, for the calls matching a logs query such as `model=gpt-4o`.
+    pub async fn wait_for_logs_where(&self, user: &User, gateway: &Gateway, query: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let page = self.get_json(user, &format!("/gateways/{}/logs?limit=500&{query}", gateway.id)).await;
+            let logs = page["logs"].as_array().unwrap().clone();
+            if logs.len() >= count {
+                assert_eq!(logs.len(), count, "more events than calls");
+                return logs;
+            }
+            assert!(Instant::now() < deadline, "only {} of {count} events arrived", logs.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+pub fn hello(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "Hello, gateway!"}]})
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")).map(String::from))
+        .collect()
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real app over real HTTP, against real storage, with the
+//! project's mock-upstream standing in for the LLM providers.
+
+mod helpers;
+
+mod accounts;
+mod analytics;
+mod chat;
+mod gateways;
+mod openai_sdk;
+mod operations;
+mod storage;

@@ -1,0 +1,51 @@
+//! The official OpenAI Python SDK works against a gateway with nothing but
+//! `base_url` and `api_key` (the test setup installs it into `.venv`).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::helpers::{required, TestApp};
+
+fn python() -> Option<PathBuf> {
+    let venv = std::env::var("TOLLGATE_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
+    });
+    if venv.exists() {
+        return Some(venv);
+    }
+    assert!(!required(), "CI=true but the test virtualenv ({}) is missing: run scripts/setup-python.sh", venv.display());
+    eprintln!("no test virtualenv at {}: skipping the OpenAI SDK test (make test sets it up)", venv.display());
+    None
+}
+
+#[tokio::test]
+async fn the_official_openai_python_sdk_works_with_base_url_and_api_key() {
+    let Some(python) = python() else { return };
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "sdk").await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/openai_sdk_check.py");
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .env("TOLLGATE_BASE_URL", app.at("/v1"))
+        .env("TOLLGATE_GATEWAY_SECRET", &gateway.secret)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    let calls: Vec<Value> = String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let call = |name: &str| calls.iter().find(|c| c["call"] == name).unwrap_or_else(|| panic!("{name} missing"));
+
+    assert_eq!(call("plain")["content"], "Hello from the OpenAI SDK");
+    assert_eq!(call("stream")["content"], "Hello from the OpenAI SDK");
+    assert_eq!(call("stream_without_usage")["content"], "Hello from the OpenAI SDK");
+    assert_eq!(call("models")["has_echo"], true);
+    assert_eq!((call("unknown_model")["status"].as_u64(), call("unknown_model")["code"].as_str()), (Some(404), Some("model_not_found")));
+    assert_eq!(call("wrong_secret")["status"], 401);
+
+    let logs = app.wait_for_logs(&user, &gateway, 4).await;
+    let streamed = logs.iter().find(|l| l["model"] == "gpt-4o").unwrap();
+    assert_eq!(streamed["tokens_prompt"], call("stream")["prompt_tokens"]);
+    assert_eq!(streamed["tokens_completion"], call("stream")["completion_tokens"]);
+}

@@ -1,0 +1,122 @@
+//! Operations: health, readiness, Prometheus metrics, the OpenAPI document, and
+//! the promise that no secret ever reaches a log line.
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{hello, TestApp};
+
+#[tokio::test]
+async fn health_and_readiness_report_the_stores() {
+    let app = TestApp::spawn().await;
+    let health = app.client.get(app.at("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: Value = app.client.get(app.at("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready, json!({"status": "ready", "database": "ok", "analytics": {"store": "sqlite", "status": "ok"}}));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_latency_and_the_event_pipeline() {
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "metrics").await;
+    assert_eq!(app.chat(&gateway, hello("gpt-4o")).await.status(), 200);
+    app.wait_for_logs(&user, &gateway, 1).await;
+    let text = app.client.get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        r#"tollgate_http_requests_total{method="POST",route="/v1/chat/completions",status="200"} 1"#,
+        r#"tollgate_http_request_duration_seconds_count{method="POST",route="/v1/chat/completions"} 1"#,
+        r#"tollgate_upstream_requests_total{outcome="2xx",provider="openai"} 1"#,
+        "tollgate_events_inserted_total 1",
+        "tollgate_event_queue_depth 0",
+        "tollgate_events_spooled 0",
+        "tollgate_events_dropped_total 0",
+        "tollgate_event_insert_failures_total 0",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    assert!(text.contains(r#"route="/gateways/{id}/logs""#), "routes are labelled by pattern, not by id");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.client.get(app.at("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/auth/join", "post"), ("/auth/login", "post"), ("/auth/password", "put"), ("/auth/me", "get"),
+        ("/gateways", "post"), ("/gateways", "get"), ("/gateways/{id}", "get"), ("/gateways/{id}", "patch"),
+        ("/gateways/{id}", "delete"), ("/gateways/{id}/secret", "post"), ("/gateways/{id}/analytics", "get"),
+        ("/gateways/{id}/logs", "get"), ("/gateways/{id}/logs/export", "get"),
+        ("/v1/chat/completions", "post"), ("/v1/models", "get"),
+        ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
+    ];
+    for (path, method) in expected {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is documented");
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, expected.len(), "and nothing else");
+    assert!(doc["components"]["schemas"]["AnalyticsReport"].is_object());
+}
+
+/// Collects everything the app logs, at debug level for every crate.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_secret_key_or_token_reaches_a_log_line() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let app = TestApp::builder().env("OPENAI_API_KEY", "sk-operator-secret-9999").start().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "quiet").await;
+    let response = app.client.put(app.at("/auth/password")).bearer_auth(&user.token).json(&json!({"new_password": "hunter2hunter2"})).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    app.client.post(app.at("/auth/login")).json(&json!({"username": user.username, "password": "hunter2hunter2"})).send().await.unwrap();
+    assert_eq!(app.chat(&gateway, hello("gpt-4o")).await.status(), 200);
+    let byok = app.client.post(app.at("/v1/chat/completions"))
+        .header("x-gateway-id", &gateway.id).header("x-gateway-authorization", &gateway.secret)
+        .header("authorization", "Bearer sk-caller-secret-7777").json(&hello("gpt-4o")).send().await.unwrap();
+    assert_eq!(byok.status(), 200);
+    let rotated: Value = app.post_json(&user, &format!("/gateways/{}/secret", gateway.id), json!({})).await.json().await.unwrap();
+    app.client.post(app.at("/v1/chat/completions")).bearer_auth(&gateway.secret).json(&hello("gpt-4o")).send().await.unwrap();
+    // The call with the rotated-out secret is refused before any gateway is known: two events.
+    app.wait_for_logs(&user, &gateway, 2).await;
+    app.stop().await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("Tollgate listening"), "the capture works");
+    for secret in [
+        gateway.secret.as_str(),
+        rotated["secret"].as_str().unwrap(),
+        user.token.as_str(),
+        "sk-operator-secret-9999",
+        "sk-caller-secret-7777",
+        "hunter2hunter2",
+        "test-secret-test-secret",
+    ] {
+        assert!(!logs.contains(secret), "{secret} appears in the logs");
+    }
+}

@@ -1,0 +1,182 @@
+//! The storage layer itself, the same tests on SQLite and on PostgreSQL over a
+//! real connection: accounts, gateways and the SQL event store.
+
+use chrono::Utc;
+use tollgate::{
+    auth::secrets::SecretHash,
+    db::Db,
+    events::{stores::SqlEventStore, Cursor, EventFilter, EventStore, Order, StatusFilter},
+    gateways::store as gateways,
+    ids::{GatewayId, UserId},
+    users::store as users,
+};
+
+use crate::{
+    analytics::event,
+    helpers::{postgres_url, PgSchema},
+};
+
+async fn connect(url: &str) -> Db {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || Db::connect(&url, 4)).await.unwrap().unwrap()
+}
+
+fn sqlite() -> (String, tempfile::TempDir) {
+    let dir = tempfile::TempDir::new().unwrap();
+    (format!("sqlite://{}", dir.path().join("t.db").display()), dir)
+}
+
+fn postgres() -> Option<(String, PgSchema)> {
+    let schema = PgSchema::create(&postgres_url()?);
+    Some((schema.url(), schema))
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { let (url, _dir) = super::sqlite(); super::$name(&url).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { if let Some((url, _schema)) = super::postgres() { super::$name(&url).await; } })*
+        }
+    };
+}
+
+on_both_backends!(
+    usernames_are_unique,
+    gateways_are_scoped_to_their_owner,
+    migrations_apply_once,
+    event_store_inserts_are_idempotent_and_summaries_exact,
+    event_store_pages_by_cursor_in_both_orders,
+    retention_deletes_only_old_events,
+);
+
+async fn usernames_are_unique(url: &str) {
+    let db = connect(url).await;
+    let (a, b) = (UserId::new(), UserId::new());
+    db.run(move |c| users::insert(c, a, "Brave_Fox")).await.unwrap();
+    let clash = db.run(move |c| users::insert(c, b, "Brave_Fox")).await;
+    assert!(matches!(
+        clash,
+        Err(tollgate::db::DbError::Query(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)))
+    ));
+    let found = db.run(|c| users::find_by_username(c, "Brave_Fox")).await.unwrap().unwrap();
+    assert_eq!(found.id, a.to_string());
+    assert!(found.password_hash.is_none());
+    let updated = db.run(move |c| users::set_password_hash(c, a, "$argon2id$fake")).await.unwrap();
+    assert_eq!(updated.password_hash.as_deref(), Some("$argon2id$fake"));
+}
+
+async fn gateways_are_scoped_to_their_owner(url: &str) {
+    let db = connect(url).await;
+    let (owner, other) = (UserId::new(), UserId::new());
+    db.run(move |c| users::insert(c, owner, "Owner_One")).await.unwrap();
+    db.run(move |c| users::insert(c, other, "Other_One")).await.unwrap();
+    let (id, hash) = (GatewayId::new(), SecretHash::of("tg-secret"));
+    let row = db.run(move |c| gateways::insert(c, owner, id, "prod", hash, "tg-…cret".into())).await.unwrap();
+    assert_eq!((row.name.as_str(), row.secret_hash.as_str()), ("prod", hash.to_hex().as_str()));
+
+    assert!(db.run(move |c| gateways::get(c, other, id)).await.is_err());
+    assert!(db.run(move |c| gateways::rename(c, other, id, "stolen")).await.is_err());
+    assert!(db.run(move |c| gateways::delete(c, other, id)).await.is_err());
+    assert!(db.run(move |c| gateways::list(c, other)).await.unwrap().is_empty());
+
+    let found = db.run(move |c| gateways::find_by_secret_hash(c, hash)).await.unwrap().unwrap();
+    assert_eq!(found.id, id.to_string());
+    let new_hash = SecretHash::of("tg-new");
+    db.run(move |c| gateways::set_secret(c, owner, id, new_hash, "tg-…-new")).await.unwrap();
+    assert!(db.run(move |c| gateways::find_by_secret_hash(c, hash)).await.unwrap().is_none());
+    assert_eq!(db.run(move |c| gateways::rename(c, owner, id, "prod-eu")).await.unwrap().name, "prod-eu");
+    db.run(move |c| gateways::delete(c, owner, id)).await.unwrap();
+    assert!(db.run(move |c| gateways::find_by_id(c, id)).await.unwrap().is_none());
+}
+
+async fn migrations_apply_once(url: &str) {
+    let owner = UserId::new();
+    connect(url).await.run(move |c| users::insert(c, owner, "Still_Here")).await.unwrap();
+    // Connecting again runs the migrations again: nothing left to do, nothing lost.
+    let again = connect(url).await;
+    assert_eq!(again.run(move |c| users::find(c, owner)).await.unwrap().username, "Still_Here");
+}
+
+fn filter(gateway: GatewayId) -> EventFilter {
+    let now = Utc::now().timestamp_millis();
+    EventFilter { gateway_id: gateway, from_ms: now - 10 * 86_400_000, to_ms: now + 1000, model: None, status: None }
+}
+
+async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
+    let db = connect(url).await;
+    let store = SqlEventStore::new(db);
+    let (gateway, user) = (GatewayId::new(), UserId::new());
+    let events: Vec<_> = (1..=10u64).map(|ms| event(gateway, user, 0, ms * 10, ms != 3, if ms <= 4 { "a" } else { "b" })).collect();
+    store.insert(&events).await.unwrap();
+    store.insert(&events[..5]).await.unwrap(); // a retried batch
+    let other = event(GatewayId::new(), user, 0, 5, true, "a");
+    store.insert(std::slice::from_ref(&other)).await.unwrap();
+
+    let summary = store.summary(&filter(gateway)).await.unwrap();
+    assert_eq!(summary.totals.requests, 10, "duplicates are ignored, other gateways excluded");
+    assert_eq!(summary.totals.errors, 1);
+    assert_eq!(summary.totals.tokens_in, events.iter().map(|e| e.tokens_prompt).sum::<u64>());
+    assert_eq!(summary.totals.cost_nanousd, events.iter().map(|e| e.cost_nanousd).sum::<u64>());
+    assert_eq!(summary.totals.latency_sum_ms, 550);
+    assert_eq!((summary.totals.latency_min_ms, summary.totals.latency_max_ms), (Some(10), Some(100)));
+    assert_eq!(summary.totals.ttft_count, 10);
+    let p = summary.percentiles.unwrap();
+    assert_eq!((p.p50, p.p95, p.p99), (60, 100, 100));
+    let models: Vec<(&str, u64)> = summary.by_model.iter().map(|(m, t)| (m.as_str(), t.requests)).collect();
+    assert_eq!(models, [("a", 4), ("b", 6)]);
+    assert_eq!(summary.by_day.len(), 1);
+
+    let mut only_errors = filter(gateway);
+    only_errors.status = Some(StatusFilter::Error);
+    assert_eq!(store.summary(&only_errors).await.unwrap().totals.requests, 1);
+    let mut only_b = filter(gateway);
+    only_b.model = Some("b".into());
+    assert_eq!(store.summary(&only_b).await.unwrap().totals.requests, 6);
+
+    let back = store.page(&filter(gateway), Order::OldestFirst, None, 100).await.unwrap();
+    let mut expected = events.clone();
+    expected.sort_by_key(|e| (e.ts_ms(), e.id));
+    let expected: Vec<_> = expected.into_iter().map(|mut e| { e.ts = chrono::DateTime::from_timestamp_millis(e.ts_ms()).unwrap(); e }).collect();
+    assert_eq!(back, expected, "events come back as they went in");
+}
+
+async fn event_store_pages_by_cursor_in_both_orders(url: &str) {
+    let db = connect(url).await;
+    let store = SqlEventStore::new(db);
+    let (gateway, user) = (GatewayId::new(), UserId::new());
+    let mut events: Vec<_> = (1..=9u64).map(|ms| event(gateway, user, 0, ms, true, "m")).collect();
+    let ts = events[0].ts;
+    events.iter_mut().for_each(|e| e.ts = ts);
+    store.insert(&events).await.unwrap();
+    for order in [Order::NewestFirst, Order::OldestFirst] {
+        let mut seen = Vec::new();
+        let mut after: Option<Cursor> = None;
+        loop {
+            let page = store.page(&filter(gateway), order, after, 4).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            after = page.last().map(|e| Cursor { ts_ms: e.ts_ms(), id: e.id });
+            seen.extend(page.into_iter().map(|e| e.id));
+        }
+        let mut expected: Vec<_> = events.iter().map(|e| e.id).collect();
+        expected.sort();
+        if order == Order::NewestFirst {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "{order:?}");
+    }
+}
+
+async fn retention_deletes_only_old_events(url: &str) {
+    let db = connect(url).await;
+    let store = SqlEventStore::new(db);
+    let (gateway, user) = (GatewayId::new(), UserId::new());
+    let events: Vec<_> = [0, 1, 5, 9].iter().map(|days| event(gateway, user, *days, 10, true, "m")).collect();
+    store.insert(&events).await.unwrap();
+    store.delete_before(tollgate::events::retention::cutoff_ms(3)).await.unwrap();
+    let left = store.page(&filter(gateway), Order::OldestFirst, None, 10).await.unwrap();
+    assert_eq!(left.len(), 2, "today and yesterday are within three days");
+}

@@ -1,0 +1,3 @@
+DROP TABLE request_events;
+DROP TABLE gateways;
+DROP TABLE users;

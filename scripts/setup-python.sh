@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Creates .venv with the official OpenAI SDK for the SDK compatibility test. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requirements=scripts/requirements-test.txt
+stamp=.venv/.requirements
+if [ -x .venv/bin/python ] && cmp -s "$requirements" "$stamp"; then
+  exit 0
+fi
+python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
+cp "$requirements" "$stamp"
+echo "test virtualenv ready: $(.venv/bin/python -c 'import openai; print("openai", openai.__version__)')"
