@@ -7,6 +7,7 @@ mod accounts;
 mod analytics;
 mod chat;
 mod gateways;
+mod lifecycle;
 mod openai_sdk;
 mod operations;
 mod storage;
