@@ -21,5 +21,17 @@ if ! scripts/ensure-postgres.sh "$TEST_DATABASE_URL"; then
   unset TEST_DATABASE_URL
 fi
 
+step "ClickHouse"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-test.XXXXXX")
+cleanup() { scripts/clickhouse.sh stop "$tmp/clickhouse" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+if url=$(scripts/clickhouse.sh start "$tmp/clickhouse"); then
+  export TEST_CLICKHOUSE_URL=$url
+  echo "ClickHouse $(curl -s "$url/?query=SELECT%20version()") at $url"
+else
+  if [ "$ci" = "true" ]; then fail "ClickHouse could not be installed or started"; fi
+  echo "ClickHouse unavailable: its tests will be skipped (CI=true would fail)"
+fi
+
 step "Rust: unit and integration tests"
 cargo nextest run --workspace --no-fail-fast

@@ -37,7 +37,7 @@ use crate::{
     error::ApiError,
     events::{
         spool::Spool,
-        stores::SqlEventStore,
+        stores::{ClickHouseEventStore, SqlEventStore},
         writer::{EventPipeline, WriterConfig},
         EventStore,
     },
@@ -133,10 +133,10 @@ impl Tollgate {
         let metrics = Arc::new(Metrics::new());
         let db_url = config.database_url.clone();
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_url, 16)).await??;
-        if config.clickhouse.is_some() {
-            anyhow::bail!("CLICKHOUSE_URL is set, but this build has only the embedded analytics store");
-        }
-        let store: Arc<dyn EventStore> = Arc::new(SqlEventStore::new(db.clone()));
+        let store: Arc<dyn EventStore> = match &config.clickhouse {
+            Some(settings) => Arc::new(ClickHouseEventStore::connect(settings).await?),
+            None => Arc::new(SqlEventStore::new(db.clone())),
+        };
         let spool = Arc::new(Spool::open(&config.data_dir.join("spool")).context("cannot open the event spool")?);
         let pipeline = EventPipeline::start(
             store.clone(),
@@ -169,6 +169,9 @@ impl Tollgate {
                 })
                 .wrap(tracing_actix_web::TracingLogger::default())
         })
+        // Longer than the idle timeouts of HTTP client pools (httpx: 5 s, the server's own
+        // default), so a client never sends on a connection the server is closing.
+        .keep_alive(Duration::from_secs(75))
         .shutdown_timeout(SHUTDOWN_GRACE_SECS);
         let server = if handle_signals { server } else { server.disable_signals() };
         let server = server.bind(listen).with_context(|| format!("cannot listen on {listen}"))?;

@@ -4,12 +4,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{stream, Stream};
+use futures_util::{stream, Stream, StreamExt};
 
 use super::logs::LogEntry;
-use crate::events::{Cursor, EventFilter, EventStore, Order};
-
-const PAGE: usize = 2000;
+use crate::events::{EventFilter, EventStore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -98,13 +96,13 @@ pub fn csv_row(entry: &LogEntry) -> String {
     line
 }
 
-fn render(format: Format, entries: Vec<LogEntry>) -> Bytes {
+fn render(format: Format, events: Vec<crate::events::RequestEvent>) -> Bytes {
     let mut out = String::new();
-    for entry in &entries {
+    for entry in events.into_iter().map(LogEntry::from) {
         match format {
-            Format::Csv => out.push_str(&csv_row(entry)),
+            Format::Csv => out.push_str(&csv_row(&entry)),
             Format::Ndjson => {
-                out.push_str(&serde_json::to_string(entry).expect("a log entry serializes"));
+                out.push_str(&serde_json::to_string(&entry).expect("a log entry serializes"));
                 out.push('\n');
             }
         }
@@ -112,43 +110,22 @@ fn render(format: Format, entries: Vec<LogEntry>) -> Bytes {
     Bytes::from(out)
 }
 
-enum State {
-    Start,
-    After(Option<Cursor>),
-    Done,
-}
-
+/// The export body: a CSV header (for CSV), then the store's events as they come.
 pub fn stream_export(
     store: Arc<dyn EventStore>,
     filter: EventFilter,
     format: Format,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    stream::unfold(State::Start, move |state| {
-        let (store, filter) = (store.clone(), filter.clone());
-        async move {
-            let after = match state {
-                State::Done => return None,
-                State::Start if format == Format::Csv => {
-                    return Some((Ok(Bytes::from(format!("{}\r\n", CSV_COLUMNS.join(",")))), State::After(None)))
-                }
-                State::Start => None,
-                State::After(cursor) => cursor,
-            };
-            match store.page(&filter, Order::OldestFirst, after, PAGE).await {
-                Ok(events) => {
-                    let next = match events.last() {
-                        Some(last) if events.len() == PAGE => State::After(Some(Cursor { ts_ms: last.ts_ms(), id: last.id })),
-                        _ => State::Done,
-                    };
-                    let entries = events.into_iter().map(LogEntry::from).collect();
-                    Some((Ok(render(format, entries)), next))
-                }
-                Err(e) => {
-                    // Headers are sent: the only way to signal the failure is to cut the body short.
-                    tracing::error!(error = %e, "export failed mid-stream");
-                    Some((Err(std::io::Error::other("export failed")), State::Done))
-                }
-            }
-        }
-    })
+    let header = match format {
+        Format::Csv => Some(Ok(Bytes::from(format!("{}\r\n", CSV_COLUMNS.join(","))))),
+        Format::Ndjson => None,
+    };
+    let rows = store.export(filter).map(move |events| {
+        events.map(|events| render(format, events)).map_err(|e| {
+            // Headers are sent: the only way to signal the failure is to cut the body short.
+            tracing::error!(error = %e, "export failed mid-stream");
+            std::io::Error::other("export failed")
+        })
+    });
+    stream::iter(header).chain(rows)
 }

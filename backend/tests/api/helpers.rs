@@ -93,6 +93,7 @@ pub const OPERATOR_KEYS: &str = "sk-operator-one,sk-operator-two";
 
 pub struct Builder {
     backend: Backend,
+    clickhouse: Option<tollgate::config::ClickHouseSettings>,
     env: Vec<(&'static str, String)>,
     mock: MockOptions,
     data_dir: Option<TempDir>,
@@ -104,13 +105,14 @@ impl Builder {
         self
     }
 
-    pub fn env(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.env.push((key, value.into()));
+    /// Analytics in this ClickHouse database instead of the embedded store.
+    pub fn clickhouse(mut self, database: &ClickHouseDatabase) -> Self {
+        self.clickhouse = Some(database.settings());
         self
     }
 
-    pub fn mock(mut self, options: MockOptions) -> Self {
-        self.mock = options;
+    pub fn env(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.env.push((key, value.into()));
         self
     }
 
@@ -138,6 +140,10 @@ impl Builder {
         if let Some(schema) = &schema {
             env.push(("DATABASE_URL", schema.url()));
         }
+        if let Some(clickhouse) = &self.clickhouse {
+            env.push(("CLICKHOUSE_URL", clickhouse.url.clone()));
+            env.push(("CLICKHOUSE_DATABASE", clickhouse.database.clone()));
+        }
         let config = Config::for_tests(data_dir.path().to_path_buf(), &env).expect("valid test config");
         let app = Tollgate::start(config, false).await.expect("app starts");
         Some(TestApp {
@@ -157,7 +163,7 @@ impl Builder {
 
 impl TestApp {
     pub fn builder() -> Builder {
-        Builder { backend: Backend::Sqlite, env: Vec::new(), mock: MockOptions::default(), data_dir: None }
+        Builder { backend: Backend::Sqlite, clickhouse: None, env: Vec::new(), mock: MockOptions::default(), data_dir: None }
     }
 
     pub async fn spawn() -> Self {
@@ -243,4 +249,97 @@ pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
         .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")).map(String::from))
         .collect()
+}
+
+/// The ClickHouse server tests share (`scripts/test.sh` starts one), or `None` (skip) outside CI.
+pub fn clickhouse_url() -> Option<String> {
+    match std::env::var("TEST_CLICKHOUSE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if required() => panic!("CI=true but TEST_CLICKHOUSE_URL is not set: ClickHouse tests cannot be skipped"),
+        _ => {
+            eprintln!("TEST_CLICKHOUSE_URL not set: skipping a ClickHouse test (make test starts a server)");
+            None
+        }
+    }
+}
+
+/// Runs one statement over ClickHouse's HTTP interface.
+pub async fn clickhouse_sql(url: &str, sql: &str) -> String {
+    let response = reqwest::Client::new().post(url).body(sql.to_string()).send().await.expect("ClickHouse answers");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{sql}: {text}");
+    text
+}
+
+/// A database of its own on a ClickHouse server, dropped afterwards.
+pub struct ClickHouseDatabase {
+    pub url: String,
+    pub name: String,
+}
+
+impl ClickHouseDatabase {
+    pub fn new(url: &str) -> Self {
+        Self { url: url.to_string(), name: format!("t_{}", uuid::Uuid::new_v4().simple()) }
+    }
+
+    pub fn settings(&self) -> tollgate::config::ClickHouseSettings {
+        tollgate::config::ClickHouseSettings { url: self.url.clone(), database: self.name.clone(), user: None, password: None }
+    }
+}
+
+impl Drop for ClickHouseDatabase {
+    fn drop(&mut self) {
+        let (url, sql) = (self.url.clone(), format!("DROP DATABASE IF EXISTS {}", self.name));
+        // Drop cannot await: a short-lived runtime on its own thread does the request.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async { reqwest::Client::new().post(&url).body(sql).send().await.map(drop) })
+        })
+        .join();
+    }
+}
+
+/// A ClickHouse server of a test's own, for tests that stop and restart it.
+pub struct ClickHouseServer {
+    dir: TempDir,
+    pub url: String,
+}
+
+fn clickhouse_script(args: &[&str]) -> std::process::Output {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/clickhouse.sh");
+    std::process::Command::new(script).args(args).output().expect("scripts/clickhouse.sh runs")
+}
+
+impl ClickHouseServer {
+    /// `None` (skip) when there is no ClickHouse to run outside CI.
+    pub fn start() -> Option<Self> {
+        clickhouse_url()?;
+        let dir = TempDir::new().unwrap();
+        let path = dir.path().join("ch");
+        let output = clickhouse_script(&["start", path.to_str().unwrap()]);
+        assert!(output.status.success(), "ClickHouse did not start: {}", String::from_utf8_lossy(&output.stderr));
+        let url = String::from_utf8(output.stdout).unwrap().trim().to_string();
+        Some(Self { dir, url })
+    }
+
+    fn path(&self) -> String {
+        self.dir.path().join("ch").display().to_string()
+    }
+
+    /// Stops the server, keeping its data.
+    pub fn pause(&self) {
+        assert!(clickhouse_script(&["pause", &self.path()]).status.success());
+    }
+
+    pub fn resume(&self) {
+        let output = clickhouse_script(&["resume", &self.path()]);
+        assert!(output.status.success(), "ClickHouse did not restart: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+impl Drop for ClickHouseServer {
+    fn drop(&mut self) {
+        clickhouse_script(&["stop", &self.path()]);
+    }
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod analytics;
 mod chat;
+mod clickhouse;
 mod gateways;
 mod lifecycle;
 mod openai_sdk;

@@ -1,6 +1,8 @@
 //! The embedded analytics store: a `request_events` table in the relational
 //! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use diesel::{
     backend::Backend,
@@ -16,6 +18,7 @@ use crate::{
     db::{schema::request_events, Db, DbConn, DbKind},
     events::{
         query::{quantile_index, Percentiles, PERCENTILES},
+        store::{BatchLimits, BufferedBatch, EventBatch},
         Cursor, EventFilter, EventStore, Order, RequestEvent, StatusFilter, Summary, Totals,
     },
 };
@@ -341,6 +344,10 @@ fn page(conn: &mut DbConn, kind: DbKind, filter: &EventFilter, order: Order, aft
 
 #[async_trait]
 impl EventStore for SqlEventStore {
+    fn open_batch(self: Arc<Self>, limits: BatchLimits) -> Box<dyn EventBatch> {
+        Box::new(BufferedBatch::new(self, limits))
+    }
+
     fn name(&self) -> &'static str {
         match self.db.kind() {
             DbKind::Sqlite => "sqlite",
