@@ -88,7 +88,7 @@ pub struct AnalyticsReport {
 
 impl AnalyticsReport {
     pub fn build(gateway_id: GatewayId, range: TimeRange, summary: Summary) -> Self {
-        let Summary { totals: t, percentiles, by_model, by_day } = summary;
+        let Summary { totals: t, latency, by_model, by_day } = summary;
         let summary = SummaryStats {
             total_requests: t.requests,
             tokens_in: t.tokens_in,
@@ -97,11 +97,11 @@ impl AnalyticsReport {
             total_cost: usd(t.cost_nanousd),
             total_cost_nanousd: t.cost_nanousd,
             avg_latency_ms: (t.requests > 0).then(|| t.latency_sum_ms as f64 / t.requests as f64),
-            p50_latency_ms: percentiles.map(|p| p.p50),
-            p95_latency_ms: percentiles.map(|p| p.p95),
-            p99_latency_ms: percentiles.map(|p| p.p99),
-            min_latency_ms: t.latency_min_ms,
-            max_latency_ms: t.latency_max_ms,
+            p50_latency_ms: latency.map(|l| l.p50),
+            p95_latency_ms: latency.map(|l| l.p95),
+            p99_latency_ms: latency.map(|l| l.p99),
+            min_latency_ms: latency.map(|l| l.min),
+            max_latency_ms: latency.map(|l| l.max),
             avg_ttft_ms: (t.ttft_count > 0).then(|| t.ttft_sum_ms as f64 / t.ttft_count as f64),
             error_count: t.errors,
             error_rate: ratio(t.errors, t.requests),

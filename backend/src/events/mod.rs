@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{EventId, GatewayId, UserId};
 
-pub use query::{Cursor, EventFilter, Order, StatusFilter, Summary, Totals};
+pub use query::{Cursor, EventFilter, Group, LatencyStats, Order, StatusFilter, Summary, Totals};
 pub use sink::EventSink;
 pub use store::EventStore;
 

@@ -30,16 +30,40 @@ pub struct Totals {
     pub tokens_out: u64,
     pub cost_nanousd: u64,
     pub latency_sum_ms: u64,
-    pub latency_min_ms: Option<u64>,
-    pub latency_max_ms: Option<u64>,
     pub ttft_sum_ms: u64,
     pub ttft_count: u64,
 }
 
-/// Latency percentiles, each the value at position `floor(q * n)` of the sorted
-/// latencies (ClickHouse's `quantileExact`), so every store agrees to the millisecond.
+impl Totals {
+    pub fn add(&mut self, other: &Totals) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.tokens_in += other.tokens_in;
+        self.tokens_out += other.tokens_out;
+        self.cost_nanousd += other.cost_nanousd;
+        self.latency_sum_ms += other.latency_sum_ms;
+        self.ttft_sum_ms += other.ttft_sum_ms;
+        self.ttft_count += other.ttft_count;
+    }
+}
+
+/// The sums of the events of one UTC day and one model: what a store reports,
+/// and everything the summary, model breakdown and daily series are made of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// Days since 1970-01-01, UTC.
+    pub day: i64,
+    pub model: String,
+    pub totals: Totals,
+}
+
+/// Latency extremes and percentiles; each percentile is the value at position
+/// `floor(q * n)` of the sorted latencies (ClickHouse's `quantileExact`), so every
+/// store agrees to the millisecond.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Percentiles {
+pub struct LatencyStats {
+    pub min: u64,
+    pub max: u64,
     pub p50: u64,
     pub p95: u64,
     pub p99: u64,
@@ -55,10 +79,27 @@ pub fn quantile_index(q: f64, n: u64) -> u64 {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     pub totals: Totals,
-    pub percentiles: Option<Percentiles>,
+    /// `None` when there were no events.
+    pub latency: Option<LatencyStats>,
+    /// Sorted by model.
     pub by_model: Vec<(String, Totals)>,
-    /// Keyed by UTC day number (days since 1970-01-01); days without events are absent.
+    /// Sorted by day; days without events are absent.
     pub by_day: Vec<(i64, Totals)>,
+}
+
+impl Summary {
+    pub fn from_groups(groups: Vec<Group>, latency: Option<LatencyStats>) -> Self {
+        let mut totals = Totals::default();
+        let mut by_model = std::collections::BTreeMap::<String, Totals>::new();
+        let mut by_day = std::collections::BTreeMap::<i64, Totals>::new();
+        for group in &groups {
+            totals.add(&group.totals);
+            by_model.entry(group.model.clone()).or_default().add(&group.totals);
+            by_day.entry(group.day).or_default().add(&group.totals);
+        }
+        let latency = latency.filter(|_| totals.requests > 0);
+        Summary { totals, latency, by_model: by_model.into_iter().collect(), by_day: by_day.into_iter().collect() }
+    }
 }
 
 pub const MS_PER_DAY: i64 = 86_400_000;

@@ -162,17 +162,19 @@ async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpRes
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
-        .streaming(sse_stream(events, delay))
+        .streaming(paced(events, Duration::ZERO, delay))
 }
 
-/// The events as a body stream, `delay` apart.
-pub fn sse_stream(
+/// Chunks as a body stream: the first after `first`, the others `between` apart.
+pub fn paced(
     events: Vec<String>,
-    delay: Duration,
+    first: Duration,
+    between: Duration,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     stream::iter(events.into_iter().enumerate()).then(move |(i, event)| async move {
-        if i > 0 && !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        let pause = if i == 0 { first } else { between };
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
         }
         Ok(Bytes::from(event))
     })

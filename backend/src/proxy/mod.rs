@@ -3,6 +3,7 @@
 
 mod auth;
 mod keys;
+mod mock;
 mod record;
 mod relay;
 mod request;

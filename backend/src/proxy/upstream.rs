@@ -18,10 +18,6 @@ use crate::{
     catalog::providers::{ProviderInfo, ProviderKind, PROVIDERS},
     config::Config,
     metrics::Metrics,
-    mock_upstream::{
-        openai::{error_body, Answer, MockRequest},
-        server::sse_stream,
-    },
 };
 
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
@@ -95,7 +91,7 @@ impl Upstreams {
 
     pub async fn send(&self, provider: &ProviderInfo, body: Bytes, caller_key: Option<&str>) -> Result<Reply, SendFailure> {
         if provider.kind == ProviderKind::Mock {
-            return Ok(mock_reply(&body));
+            return Ok(super::mock::reply(&body));
         }
         let endpoint = self.endpoints.get(provider.name).ok_or(SendFailure {
             kind: FailureKind::NotConfigured,
@@ -182,30 +178,4 @@ fn status_class(status: StatusCode) -> &'static str {
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let seconds: u64 = response.headers().get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds.clamp(1, 300)))
-}
-
-/// The built-in `mock` provider: an answer made here, in the provider's protocol.
-fn mock_reply(body: &Bytes) -> Reply {
-    let reply = |status, content_type: &str, body: BodyStream| Reply {
-        status,
-        content_type: Some(content_type.to_string()),
-        body,
-        attempts: 1,
-        key_hint: None,
-    };
-    let once = |bytes: Vec<u8>| -> BodyStream { Box::pin(futures_util::stream::once(async move { Ok(Bytes::from(bytes)) })) };
-    let request = match MockRequest::parse(body) {
-        Ok(request) => request,
-        Err(message) => {
-            let body = error_body(&message, "invalid_request_error", None).to_string().into_bytes();
-            return reply(StatusCode::BAD_REQUEST, "application/json", once(body));
-        }
-    };
-    let answer = Answer::to(&request);
-    if !request.streaming() {
-        return reply(StatusCode::OK, "application/json", once(answer.completion().to_string().into_bytes()));
-    }
-    let delay = if request.model.starts_with("slow") { Duration::from_millis(80) } else { Duration::ZERO };
-    let events = sse_stream(answer.sse_events(request.include_usage()), delay).map_err(|e| e.to_string());
-    reply(StatusCode::OK, "text/event-stream", Box::pin(events))
 }

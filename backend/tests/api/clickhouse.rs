@@ -166,11 +166,21 @@ async fn migrations_apply_once_and_converge() {
     assert_eq!(migrations::migrate(&server, &settings.name, None).await.unwrap(), 0, "applying twice changes nothing");
     assert_eq!(schema_of(&url, &settings.name).await, fresh);
 
-    // A database left at the previous migration ends at the same schema.
+    // A database left at the previous migration, with events in it, ends at the same
+    // schema, and the daily rollup it gains covers the events it already had.
     let older = ClickHouseDatabase::new(&url);
     migrations::migrate(&server, &older.name, Some(migrations::MIGRATIONS.len() - 1)).await.unwrap();
+    clickhouse_sql(&url, &format!(
+        "INSERT INTO {}.request_events (id, request_id, gateway_id, user_id, ts, ts_ms, endpoint, model, upstream_model, provider, \
+         streaming, status_code, ok, tokens_prompt, tokens_completion, tokens_cached, cost_nanousd, latency_ms, attempts) VALUES \
+         ('a', 'r1', 'g', 'u', 1700000000, 1700000000000, '/chat/completions', 'm', 'm', 'openai', 0, 200, 1, 10, 5, 0, 1500, 40, 1), \
+         ('b', 'r2', 'g', 'u', 1700000001, 1700000001000, '/chat/completions', 'm', 'm', 'openai', 0, 500, 0, 0, 0, 0, 0, 90, 2)",
+        older.name
+    )).await;
     assert_eq!(migrations::migrate(&server, &older.name, None).await.unwrap(), 1);
     assert_eq!(schema_of(&url, &older.name).await, fresh);
+    let rollup = clickhouse_sql(&url, &format!("SELECT sum(requests), sum(errors), sum(cost_nanousd), sum(latency_sum_ms) FROM {}.request_events_daily", older.name)).await;
+    assert_eq!(rollup.trim(), "2\t1\t1500\t130");
 
     // A migration file changed after it was applied stops the start-up.
     clickhouse_sql(&url, &format!("INSERT INTO {}.schema_migrations (name, checksum, applied_at) VALUES ('{}', 'edited', now())", older.name, migrations::MIGRATIONS[0].0)).await;

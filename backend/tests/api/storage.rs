@@ -120,10 +120,10 @@ async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
     assert_eq!(summary.totals.tokens_in, events.iter().map(|e| e.tokens_prompt).sum::<u64>());
     assert_eq!(summary.totals.cost_nanousd, events.iter().map(|e| e.cost_nanousd).sum::<u64>());
     assert_eq!(summary.totals.latency_sum_ms, 550);
-    assert_eq!((summary.totals.latency_min_ms, summary.totals.latency_max_ms), (Some(10), Some(100)));
+    let latency = summary.latency.unwrap();
+    assert_eq!((latency.min, latency.max), (10, 100));
     assert_eq!(summary.totals.ttft_count, 10);
-    let p = summary.percentiles.unwrap();
-    assert_eq!((p.p50, p.p95, p.p99), (60, 100, 100));
+    assert_eq!((latency.p50, latency.p95, latency.p99), (60, 100, 100));
     let models: Vec<(&str, u64)> = summary.by_model.iter().map(|(m, t)| (m.as_str(), t.requests)).collect();
     assert_eq!(models, [("a", 4), ("b", 6)]);
     assert_eq!(summary.by_day.len(), 1);

@@ -10,14 +10,14 @@ use diesel::{
     prelude::*,
     query_builder::{BoxedSqlQuery, SqlQuery},
     serialize::ToSql,
-    sql_types::{BigInt, HasSqlType, Nullable, Text},
+    sql_types::{BigInt, HasSqlType, Text},
     sqlite::Sqlite,
 };
 
 use crate::{
     db::{schema::request_events, Db, DbConn, DbKind},
     events::{
-        query::{quantile_index, Percentiles, PERCENTILES},
+        query::{quantile_index, Group, LatencyStats, PERCENTILES},
         store::{BatchLimits, BufferedBatch, EventBatch},
         Cursor, EventFilter, EventStore, Order, RequestEvent, StatusFilter, Summary, Totals,
     },
@@ -126,20 +126,23 @@ impl TryFrom<EventRow> for RequestEvent {
     }
 }
 
-/// Aggregate columns shared by every summary query.
-const TOTALS_SQL: &str = "COUNT(*) AS requests, \
-    CAST(COALESCE(SUM(1 - ok), 0) AS BIGINT) AS errors, \
-    CAST(COALESCE(SUM(tokens_prompt), 0) AS BIGINT) AS tokens_in, \
-    CAST(COALESCE(SUM(tokens_completion), 0) AS BIGINT) AS tokens_out, \
-    CAST(COALESCE(SUM(cost_nanousd), 0) AS BIGINT) AS cost_nanousd, \
-    CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT) AS latency_sum_ms, \
-    CAST(MIN(latency_ms) AS BIGINT) AS latency_min_ms, \
-    CAST(MAX(latency_ms) AS BIGINT) AS latency_max_ms, \
+/// The sums of one (day, model) group.
+const GROUP_SQL: &str = "SELECT ts_ms / 86400000 AS day, model, COUNT(*) AS requests, \
+    CAST(SUM(1 - ok) AS BIGINT) AS errors, \
+    CAST(SUM(tokens_prompt) AS BIGINT) AS tokens_in, \
+    CAST(SUM(tokens_completion) AS BIGINT) AS tokens_out, \
+    CAST(SUM(cost_nanousd) AS BIGINT) AS cost_nanousd, \
+    CAST(SUM(latency_ms) AS BIGINT) AS latency_sum_ms, \
     CAST(COALESCE(SUM(ttft_ms), 0) AS BIGINT) AS ttft_sum_ms, \
-    COUNT(ttft_ms) AS ttft_count";
+    COUNT(ttft_ms) AS ttft_count \
+    FROM request_events";
 
 #[derive(QueryableByName)]
-struct TotalsRow {
+struct GroupRow {
+    #[diesel(sql_type = BigInt)]
+    day: i64,
+    #[diesel(sql_type = Text)]
+    model: String,
     #[diesel(sql_type = BigInt)]
     requests: i64,
     #[diesel(sql_type = BigInt)]
@@ -152,54 +155,44 @@ struct TotalsRow {
     cost_nanousd: i64,
     #[diesel(sql_type = BigInt)]
     latency_sum_ms: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    latency_min_ms: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    latency_max_ms: Option<i64>,
     #[diesel(sql_type = BigInt)]
     ttft_sum_ms: i64,
     #[diesel(sql_type = BigInt)]
     ttft_count: i64,
 }
 
-impl From<TotalsRow> for Totals {
-    fn from(r: TotalsRow) -> Self {
+impl From<GroupRow> for Group {
+    fn from(r: GroupRow) -> Self {
         let u = |v: i64| v.max(0) as u64;
-        Totals {
-            requests: u(r.requests),
-            errors: u(r.errors),
-            tokens_in: u(r.tokens_in),
-            tokens_out: u(r.tokens_out),
-            cost_nanousd: u(r.cost_nanousd),
-            latency_sum_ms: u(r.latency_sum_ms),
-            latency_min_ms: r.latency_min_ms.map(u),
-            latency_max_ms: r.latency_max_ms.map(u),
-            ttft_sum_ms: u(r.ttft_sum_ms),
-            ttft_count: u(r.ttft_count),
+        Group {
+            day: r.day,
+            model: r.model,
+            totals: Totals {
+                requests: u(r.requests),
+                errors: u(r.errors),
+                tokens_in: u(r.tokens_in),
+                tokens_out: u(r.tokens_out),
+                cost_nanousd: u(r.cost_nanousd),
+                latency_sum_ms: u(r.latency_sum_ms),
+                ttft_sum_ms: u(r.ttft_sum_ms),
+                ttft_count: u(r.ttft_count),
+            },
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct ModelTotalsRow {
-    #[diesel(sql_type = Text)]
-    model: String,
-    #[diesel(embed)]
-    totals: TotalsRow,
-}
-
-#[derive(QueryableByName)]
-struct DayTotalsRow {
-    #[diesel(sql_type = BigInt)]
-    day: i64,
-    #[diesel(embed)]
-    totals: TotalsRow,
 }
 
 #[derive(QueryableByName)]
 struct LatencyRow {
     #[diesel(sql_type = BigInt)]
     latency_ms: i64,
+}
+
+#[derive(QueryableByName)]
+struct ExtremesRow {
+    #[diesel(sql_type = BigInt)]
+    lowest: i64,
+    #[diesel(sql_type = BigInt)]
+    highest: i64,
 }
 
 /// A bind value for hand-written SQL.
@@ -291,36 +284,27 @@ fn snapshot<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>)
 }
 
 fn summarize(conn: &mut DbConn, kind: DbKind, filter: &EventFilter) -> QueryResult<Summary> {
-    let grouped = |key: &str| {
-        let mut sql = Sql::new(kind, &format!("SELECT {key}{TOTALS_SQL} FROM request_events"));
-        sql.filter(filter);
-        sql
+    let mut groups = Sql::new(kind, GROUP_SQL);
+    groups.filter(filter).push(" GROUP BY day, model");
+    let groups: Vec<Group> = groups.load::<GroupRow>(conn)?.into_iter().map(Group::from).collect();
+    let count: u64 = groups.iter().map(|g| g.totals.requests).sum();
+    // The latency at one position of the sorted latencies.
+    let mut at = |index: u64| -> QueryResult<u64> {
+        let mut sql = Sql::new(kind, "SELECT latency_ms FROM request_events");
+        sql.filter(filter).push(" ORDER BY latency_ms LIMIT 1 OFFSET ").bind(Bind::Int(index as i64));
+        Ok(sql.load::<LatencyRow>(conn)?.first().map_or(0, |r| r.latency_ms.max(0) as u64))
     };
-    let totals: Totals = grouped("").load::<TotalsRow>(conn)?.pop().map(Into::into).unwrap_or_default();
-    let by_model = grouped("model, ")
-        .push(" GROUP BY model ORDER BY model")
-        .load::<ModelTotalsRow>(conn)?
-        .into_iter()
-        .map(|r| (r.model, r.totals.into()))
-        .collect();
-    let by_day = grouped(&format!("ts_ms / {} AS day, ", crate::events::query::MS_PER_DAY))
-        .push(" GROUP BY day ORDER BY day")
-        .load::<DayTotalsRow>(conn)?
-        .into_iter()
-        .map(|r| (r.day, r.totals.into()))
-        .collect();
-    let percentiles = if totals.requests == 0 {
+    let latency = if count == 0 {
         None
     } else {
-        let mut values = [0u64; 3];
-        for (value, q) in values.iter_mut().zip(PERCENTILES) {
-            let mut sql = Sql::new(kind, "SELECT latency_ms FROM request_events");
-            sql.filter(filter).push(" ORDER BY latency_ms LIMIT 1 OFFSET ").bind(Bind::Int(quantile_index(q, totals.requests) as i64));
-            *value = sql.load::<LatencyRow>(conn)?.first().map_or(0, |r| r.latency_ms.max(0) as u64);
-        }
-        Some(Percentiles { p50: values[0], p95: values[1], p99: values[2] })
+        let [p50, p95, p99] = PERCENTILES.map(|q| quantile_index(q, count));
+        let (p50, p95, p99) = (at(p50)?, at(p95)?, at(p99)?);
+        let mut extremes = Sql::new(kind, "SELECT CAST(MIN(latency_ms) AS BIGINT) AS lowest, CAST(MAX(latency_ms) AS BIGINT) AS highest FROM request_events");
+        extremes.filter(filter);
+        let extremes = extremes.load::<ExtremesRow>(conn)?.pop().map_or((0, 0), |r| (r.lowest.max(0) as u64, r.highest.max(0) as u64));
+        Some(LatencyStats { min: extremes.0, max: extremes.1, p50, p95, p99 })
     };
-    Ok(Summary { totals, percentiles, by_model, by_day })
+    Ok(Summary::from_groups(groups, latency))
 }
 
 fn page(conn: &mut DbConn, kind: DbKind, filter: &EventFilter, order: Order, after: Option<Cursor>, limit: usize) -> QueryResult<Vec<EventRow>> {

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 /// Every migration, in order. `migration_files_are_all_listed` keeps this in step with the folder.
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("001_request_events.sql", include_str!("../../../../../migrations/clickhouse/001_request_events.sql")),
+    ("002_daily_rollup.sql", include_str!("../../../../../migrations/clickhouse/002_daily_rollup.sql")),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -17,13 +17,14 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::ClickHouseSettings,
     events::{
-        query::{Percentiles, MS_PER_DAY},
+        query::{Group, LatencyStats, MS_PER_DAY},
         store::{BatchLimits, EventBatch},
         Cursor, EventFilter, EventStore, Order, RequestEvent, StatusFilter, Summary, Totals,
     },
 };
 
 const TABLE: &str = "request_events";
+const ROLLUP_TABLE: &str = "request_events_daily";
 /// Longest an analytics read may run on the server.
 const MAX_QUERY_SECONDS: u64 = 10;
 const EXPORT_CHUNK: usize = 2000;
@@ -212,40 +213,46 @@ impl TryFrom<EventRow> for RequestEvent {
     }
 }
 
-/// Aggregates of one group (all events, a model, or a day).
+/// The sums of one (day, model) group, read by position.
 #[derive(Row, Deserialize)]
 struct GroupRow {
-    model: String,
     day: i64,
+    model: String,
     requests: u64,
     errors: u64,
     tokens_in: u64,
     tokens_out: u64,
     cost_nanousd: u64,
     latency_sum_ms: u64,
-    latency_min_ms: u64,
-    latency_max_ms: u64,
     ttft_sum_ms: u64,
     ttft_count: u64,
-    quantiles: Vec<u64>,
 }
 
-impl GroupRow {
-    fn totals(&self) -> Totals {
-        let any = self.requests > 0;
-        Totals {
-            requests: self.requests,
-            errors: self.errors,
-            tokens_in: self.tokens_in,
-            tokens_out: self.tokens_out,
-            cost_nanousd: self.cost_nanousd,
-            latency_sum_ms: self.latency_sum_ms,
-            latency_min_ms: any.then_some(self.latency_min_ms),
-            latency_max_ms: any.then_some(self.latency_max_ms),
-            ttft_sum_ms: self.ttft_sum_ms,
-            ttft_count: self.ttft_count,
+impl From<GroupRow> for Group {
+    fn from(r: GroupRow) -> Self {
+        Group {
+            day: r.day,
+            model: r.model,
+            totals: Totals {
+                requests: r.requests,
+                errors: r.errors,
+                tokens_in: r.tokens_in,
+                tokens_out: r.tokens_out,
+                cost_nanousd: r.cost_nanousd,
+                latency_sum_ms: r.latency_sum_ms,
+                ttft_sum_ms: r.ttft_sum_ms,
+                ttft_count: r.ttft_count,
+            },
         }
     }
+}
+
+#[derive(Row, Deserialize)]
+struct LatencyRow {
+    count: u64,
+    min: u64,
+    max: u64,
+    quantiles: Vec<u64>,
 }
 
 /// `?`-bound values, in order.
@@ -301,25 +308,21 @@ impl Sql {
     }
 }
 
-/// The aggregate columns of a `GroupRow` (read by position), with the group's key
-/// expressions. Keys get aliases of their own: an alias named like a column would
-/// shadow that column in the WHERE clause.
-fn group_select(model: &str, day: &str, quantiles: bool) -> String {
-    let quantiles = if quantiles {
-        "arrayMap(x -> toUInt64(x), quantilesExact(0.5, 0.95, 0.99)(latency_ms))"
-    } else {
-        "emptyArrayUInt64()"
-    };
-    format!(
-        "SELECT {model} AS group_model, {day} AS group_day, \
-         toUInt64(count()), toUInt64(sum(1 - ok)), \
-         toUInt64(sum(tokens_prompt)), toUInt64(sum(tokens_completion)), \
-         toUInt64(sum(cost_nanousd)), toUInt64(sum(latency_ms)), \
-         toUInt64(min(latency_ms)), toUInt64(max(latency_ms)), \
-         toUInt64(ifNull(sum(ttft_ms), 0)), toUInt64(count(ttft_ms)), \
-         {quantiles} FROM {TABLE}"
-    )
-}
+/// (day, model) groups from the raw events. Keys get aliases of their own: an
+/// alias named like a column would shadow that column in the WHERE clause.
+const RAW_GROUPS: &str = "SELECT toInt64(intDiv(ts_ms, 86400000)) AS group_day, model AS group_model, \
+    toUInt64(count()), toUInt64(sum(1 - ok)), toUInt64(sum(tokens_prompt)), toUInt64(sum(tokens_completion)), \
+    toUInt64(sum(cost_nanousd)), toUInt64(sum(latency_ms)), toUInt64(ifNull(sum(ttft_ms), 0)), toUInt64(count(ttft_ms)) \
+    FROM request_events";
+
+/// The same groups from the daily rollup (whole days, any status).
+const ROLLUP_GROUPS: &str = "SELECT day AS group_day, model AS group_model, \
+    toUInt64(sum(requests)), toUInt64(sum(errors)), toUInt64(sum(tokens_in)), toUInt64(sum(tokens_out)), \
+    toUInt64(sum(cost_nanousd)), toUInt64(sum(latency_sum_ms)), toUInt64(sum(ttft_sum_ms)), toUInt64(sum(ttft_count)) \
+    FROM request_events_daily";
+
+const LATENCY: &str = "SELECT toUInt64(count()), toUInt64(min(latency_ms)), toUInt64(max(latency_ms)), \
+    arrayMap(x -> toUInt64(x), quantilesExact(0.5, 0.95, 0.99)(latency_ms)) FROM request_events";
 
 const EVENT_COLUMNS: &str = "id, request_id, gateway_id, user_id, ts_ms, endpoint, model, upstream_model, provider, \
     streaming, status_code, ok, error_type, error_message, tokens_prompt, tokens_completion, tokens_cached, \
@@ -379,29 +382,32 @@ impl EventStore for ClickHouseEventStore {
 
     async fn summary(&self, filter: &EventFilter) -> anyhow::Result<Summary> {
         self.ensure_schema().await?;
-        let grouped = |model: &str, day: &str, quantiles: bool, group: &str| {
-            let mut sql = Sql::new(group_select(model, day, quantiles));
-            sql.filter(filter).push(group);
-            sql.into_query(self).fetch_all::<GroupRow>()
+        let whole_days = filter.from_ms % MS_PER_DAY == 0 && filter.to_ms % MS_PER_DAY == 0 && filter.status.is_none();
+        let mut groups = if whole_days {
+            let mut sql = Sql::new(ROLLUP_GROUPS);
+            sql.push(" WHERE gateway_id = ").bind(Bind::Text(filter.gateway_id.to_string()));
+            sql.push(" AND day >= ").bind(Bind::Int(filter.from_ms / MS_PER_DAY));
+            sql.push(" AND day < ").bind(Bind::Int(filter.to_ms / MS_PER_DAY));
+            if let Some(model) = &filter.model {
+                sql.push(" AND model = ").bind(Bind::Text(model.clone()));
+            }
+            sql
+        } else {
+            let mut sql = Sql::new(RAW_GROUPS);
+            sql.filter(filter);
+            sql
         };
-        let day = format!("toInt64(intDiv(ts_ms, {MS_PER_DAY}))");
-        let (all, by_model, by_day) = tokio::try_join!(
-            grouped("''", "toInt64(0)", true, ""),
-            grouped("model", "toInt64(0)", false, " GROUP BY group_model ORDER BY group_model"),
-            grouped("''", &day, false, " GROUP BY group_day ORDER BY group_day"),
-        )?;
-        let all = all.into_iter().next().context("an aggregate query returns one row")?;
-        let totals = all.totals();
-        let percentiles = match all.quantiles[..] {
-            [p50, p95, p99] if totals.requests > 0 => Some(Percentiles { p50, p95, p99 }),
+        groups.push(" GROUP BY group_day, group_model");
+        let groups = groups.into_query(self).fetch_all::<GroupRow>();
+        let mut latency = Sql::new(LATENCY);
+        latency.filter(filter);
+        let latency = latency.into_query(self).fetch_one::<LatencyRow>();
+        let (groups, latency) = tokio::try_join!(groups, latency)?;
+        let latency = match latency.quantiles[..] {
+            [p50, p95, p99] if latency.count > 0 => Some(LatencyStats { min: latency.min, max: latency.max, p50, p95, p99 }),
             _ => None,
         };
-        Ok(Summary {
-            totals,
-            percentiles,
-            by_model: by_model.iter().map(|r| (r.model.clone(), r.totals())).collect(),
-            by_day: by_day.iter().map(|r| (r.day, r.totals())).collect(),
-        })
+        Ok(Summary::from_groups(groups.into_iter().map(Group::from).collect(), latency))
     }
 
     async fn page(&self, filter: &EventFilter, order: Order, after: Option<Cursor>, limit: usize) -> anyhow::Result<Vec<RequestEvent>> {
@@ -450,23 +456,29 @@ impl EventStore for ClickHouseEventStore {
         .boxed()
     }
 
-    /// Drops the monthly partitions that end before the cutoff.
+    /// Drops the partitions that end before the cutoff: months of events, 32-day
+    /// blocks of the daily rollup.
     async fn delete_before(&self, cutoff_ms: i64) -> anyhow::Result<()> {
         self.ensure_schema().await?;
         let cutoff = Utc.timestamp_millis_opt(cutoff_ms).single().context("bad cutoff")?;
-        let cutoff_month = cutoff.year() as u32 * 100 + cutoff.month();
-        let partitions: Vec<String> = self
-            .client
-            .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
-            .bind(&self.database)
-            .bind(TABLE)
-            .fetch_all()
-            .await?;
-        for partition in partitions {
-            let Ok(month) = partition.trim_matches('\'').parse::<u32>() else { continue };
-            if month < cutoff_month {
-                self.client.query(&format!("ALTER TABLE {TABLE} DROP PARTITION {month}")).execute().await?;
-                tracing::info!(partition = month, "retention: dropped a month of request events");
+        let cutoff_month = i64::from(cutoff.year()) * 100 + i64::from(cutoff.month());
+        let cutoff_day = cutoff_ms.div_euclid(MS_PER_DAY);
+        for (table, expired) in [
+            (TABLE, Box::new(move |month: i64| month < cutoff_month) as Box<dyn Fn(i64) -> bool + Send>),
+            (ROLLUP_TABLE, Box::new(move |block: i64| (block + 1) * 32 <= cutoff_day)),
+        ] {
+            let partitions: Vec<String> = self
+                .client
+                .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
+                .bind(&self.database)
+                .bind(table)
+                .fetch_all()
+                .await?;
+            for partition in partitions.iter().filter_map(|p| p.trim_matches('\'').parse::<i64>().ok()) {
+                if expired(partition) {
+                    self.client.query(&format!("ALTER TABLE {table} DROP PARTITION {partition}")).execute().await?;
+                    tracing::info!(table, partition, "retention: dropped a partition of old request events");
+                }
             }
         }
         Ok(())
