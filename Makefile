@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run dev test build frontend fmt lint clean mock-upstream
+.PHONY: run dev test build frontend fmt lint clean mock-upstream bench-analytics screenshots
 
 ## run: build what is missing or stale (web app included), then start Tollgate on LISTEN_ADDR (127.0.0.1:8080)
 run: build
@@ -23,6 +23,15 @@ dev:
 ## test: everything CI runs (installs and starts the services the tests need)
 test:
 	scripts/test.sh
+
+## screenshots: run the browser tests and keep their screenshots for the README (frontend/docs/screenshots)
+screenshots: frontend
+	$(CARGO) build --bin tollgate
+	cd frontend && E2E_SCREENSHOTS_DIR=docs/screenshots TOLLGATE_BIN=../target/debug/tollgate npm run e2e
+
+## bench-analytics: ingest rate and analytics latency, ClickHouse (10M events) vs SQLite (1M events)
+bench-analytics:
+	scripts/bench-analytics.sh
 
 ## mock-upstream: a fake OpenAI-compatible provider on :9999 (point OPENAI_BASE_URL at http://127.0.0.1:9999/v1)
 mock-upstream:

@@ -8,6 +8,9 @@ ci=${CI:-false}
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { echo "error: $*" >&2; exit 1; }
+# Every suite runs even when an earlier one fails; the run fails at the end.
+failed=()
+suite() { "$@" || failed+=("$*"); }
 
 step "Python virtualenv for the OpenAI SDK test"
 scripts/setup-python.sh
@@ -34,4 +37,28 @@ else
 fi
 
 step "Rust: unit and integration tests"
-cargo nextest run --workspace --no-fail-fast
+cargo build --bins
+suite cargo nextest run --workspace --no-fail-fast
+
+step "Web app: dependencies, type check, unit tests"
+cd frontend
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+suite npm run lint
+suite npm test
+
+step "Web app: end-to-end in Chromium against the real backend"
+if e2e/ensure-chromium.sh; then
+  suite env TOLLGATE_BIN="$root/target/debug/tollgate" npm run e2e
+elif [ "$ci" = "true" ]; then
+  fail "Chromium could not be installed for the end-to-end tests"
+else
+  echo "Chromium unavailable: end-to-end tests skipped (CI=true would fail)"
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nFAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+printf '\nAll suites passed.\n'

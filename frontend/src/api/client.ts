@@ -1,0 +1,232 @@
+// The one typed client of the Tollgate API. Control-plane calls carry the
+// user's JWT; data-plane calls (models, chat) carry a gateway secret instead.
+
+import type {
+  Analytics,
+  AnalyticsQuery,
+  AuthSession,
+  ChatCompletionRequest,
+  CreatedGateway,
+  ExportFormat,
+  Gateway,
+  GatewayList,
+  LogFilters,
+  LogPage,
+  LogQuery,
+  LoginRequest,
+  Me,
+  ModelList,
+  RotatedSecret,
+  SetPasswordRequest,
+} from './types'
+
+/** An HTTP error from either plane, with the backend's machine-readable code. */
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly requestId: string | null
+
+  constructor(status: number, code: string, message: string, requestId: string | null = null) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+    this.requestId = requestId
+  }
+}
+
+export interface ApiClientOptions {
+  /** Origin (and optional path prefix) of the backend; '' means same origin. */
+  baseUrl: string
+  /** The signed-in user's JWT, read at call time. */
+  getToken: () => string | null
+  /** Called when the control plane answers 401 to a call that carried a token. */
+  onUnauthorized?: () => void
+  fetch?: typeof fetch
+}
+
+type QueryValue = string | number | boolean | null | undefined
+
+/** `?a=1&b=x` from the defined, non-empty values; '' when there are none. */
+export function toQueryString(params: Record<string, QueryValue>): string {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === '') continue
+    search.set(key, String(value))
+  }
+  const text = search.toString()
+  return text ? `?${text}` : ''
+}
+
+export function normalizeBaseUrl(baseUrl: string): string {
+  return baseUrl.trim().replace(/\/+$/, '')
+}
+
+/** URL of the logs export for a gateway, with the same filters as the table. */
+export function buildExportUrl(
+  baseUrl: string,
+  gatewayId: string,
+  format: ExportFormat,
+  filters: LogFilters = {},
+): string {
+  const query = toQueryString({
+    format,
+    status: filters.status,
+    model: filters.model,
+    from: filters.from,
+    to: filters.to,
+  })
+  return `${normalizeBaseUrl(baseUrl)}/gateways/${encodeURIComponent(gatewayId)}/logs/export${query}`
+}
+
+/**
+ * The file name in a Content-Disposition header; RFC 5987 `filename*` wins
+ * over the plain `filename` when both are present.
+ */
+export function filenameFromContentDisposition(header: string | null): string | null {
+  if (!header) return null
+  const extended = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header)
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[2].trim().replace(/^"|"$/g, ''))
+    } catch {
+      // Malformed percent-encoding: fall back to the plain parameter.
+    }
+  }
+  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(header)
+  if (quoted) return quoted[1].replace(/\\(.)/g, '$1')
+  const bare = /filename\s*=\s*([^;]+)/i.exec(header)
+  return bare ? bare[1].trim() : null
+}
+
+/** Reads either plane's error body into an ApiError; tolerates non-JSON bodies. */
+async function errorFromResponse(response: Response): Promise<ApiError> {
+  const requestId = response.headers.get('x-request-id')
+  let code = `http_${response.status}`
+  let message = response.statusText || `Request failed with status ${response.status}`
+  try {
+    const text = await response.text()
+    if (text) {
+      try {
+        const body = JSON.parse(text) as { error?: { code?: unknown; type?: unknown; message?: unknown } }
+        const error = body?.error
+        if (error && typeof error === 'object') {
+          if (typeof error.code === 'string' && error.code) code = error.code
+          else if (typeof error.type === 'string' && error.type) code = error.type
+          if (typeof error.message === 'string' && error.message) message = error.message
+        }
+      } catch {
+        message = text.slice(0, 300)
+      }
+    }
+  } catch {
+    // The body could not be read; the status line is all we have.
+  }
+  return new ApiError(response.status, code, message, requestId)
+}
+
+export function createApiClient(options: ApiClientOptions) {
+  const baseUrl = normalizeBaseUrl(options.baseUrl)
+  const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+
+  /** A control-plane call; resolves to the parsed JSON (undefined on 204). */
+  async function control<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    { auth = true }: { auth?: boolean } = {},
+  ): Promise<T> {
+    const response = await controlRaw(method, path, body, { auth })
+    if (response.status === 204) return undefined as T
+    return (await response.json()) as T
+  }
+
+  async function controlRaw(
+    method: string,
+    path: string,
+    body?: unknown,
+    { auth = true }: { auth?: boolean } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' }
+    const token = auth ? options.getToken() : null
+    if (token) headers.Authorization = `Bearer ${token}`
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    const response = await doFetch(`${baseUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    if (!response.ok) {
+      const error = await errorFromResponse(response)
+      if (response.status === 401 && token) options.onUnauthorized?.()
+      throw error
+    }
+    return response
+  }
+
+  async function data(secret: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers)
+    headers.set('Authorization', `Bearer ${secret}`)
+    if (init.body !== undefined) headers.set('Content-Type', 'application/json')
+    const response = await doFetch(`${baseUrl}${path}`, { ...init, headers })
+    if (!response.ok) throw await errorFromResponse(response)
+    return response
+  }
+
+  const gatewayPath = (id: string) => `/gateways/${encodeURIComponent(id)}`
+
+  return {
+    baseUrl,
+    /** The OpenAI-compatible base URL clients should point at. */
+    openAiBaseUrl(origin: string): string {
+      return `${baseUrl || normalizeBaseUrl(origin)}/v1`
+    },
+
+    // ---- auth ----
+    join: () => control<AuthSession>('POST', '/auth/join', undefined, { auth: false }),
+    login: (credentials: LoginRequest) =>
+      control<AuthSession>('POST', '/auth/login', credentials, { auth: false }),
+    me: () => control<Me>('GET', '/auth/me'),
+    setPassword: (request: SetPasswordRequest) => control<Me>('PUT', '/auth/password', request),
+
+    // ---- gateways ----
+    listGateways: async () => (await control<GatewayList>('GET', '/gateways')).gateways,
+    getGateway: (id: string) => control<Gateway>('GET', gatewayPath(id)),
+    createGateway: (name: string) => control<CreatedGateway>('POST', '/gateways', { name }),
+    renameGateway: (id: string, name: string) => control<Gateway>('PATCH', gatewayPath(id), { name }),
+    deleteGateway: (id: string) => control<void>('DELETE', gatewayPath(id)),
+    rotateSecret: (id: string) => control<RotatedSecret>('POST', `${gatewayPath(id)}/secret`),
+
+    // ---- analytics & logs ----
+    analytics: (id: string, query: AnalyticsQuery) =>
+      control<Analytics>('GET', `${gatewayPath(id)}/analytics${toQueryString({ ...query })}`),
+    logs: (id: string, query: LogQuery) =>
+      control<LogPage>('GET', `${gatewayPath(id)}/logs${toQueryString({ ...query })}`),
+    exportUrl: (id: string, format: ExportFormat, filters: LogFilters) =>
+      buildExportUrl(baseUrl, id, format, filters),
+    /** Downloads the export with the JWT (a plain link could not send it). */
+    async exportLogs(id: string, format: ExportFormat, filters: LogFilters) {
+      const path = buildExportUrl('', id, format, filters)
+      const response = await controlRaw('GET', path)
+      const blob = await response.blob()
+      const filename =
+        filenameFromContentDisposition(response.headers.get('content-disposition')) ??
+        `tollgate-logs.${format === 'csv' ? 'csv' : 'ndjson'}`
+      return { blob, filename }
+    },
+
+    // ---- data plane ----
+    listModels: async (secret: string) =>
+      (await (await data(secret, '/v1/models', { headers: { Accept: 'application/json' } })).json()) as ModelList,
+    /** Sends a chat completion; the caller reads the JSON or the SSE stream. */
+    chatCompletion: (secret: string, request: ChatCompletionRequest, signal?: AbortSignal) =>
+      data(secret, '/v1/chat/completions', {
+        method: 'POST',
+        body: JSON.stringify(request),
+        headers: { Accept: request.stream ? 'text/event-stream' : 'application/json' },
+        signal,
+      }),
+  }
+}
+
+export type ApiClient = ReturnType<typeof createApiClient>

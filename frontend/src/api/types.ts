@@ -1,0 +1,257 @@
+// Shapes of the Tollgate HTTP API, exactly as the backend serialises them.
+
+/** Control-plane error body: `{"error": {"code", "message"}}`. */
+export interface ControlPlaneErrorBody {
+  error: { code: string; message: string }
+}
+
+/** Data-plane (OpenAI-compatible) error body. */
+export interface OpenAiErrorBody {
+  error: { message: string; type?: string | null; code?: string | null; param?: string | null }
+}
+
+// ---- auth -------------------------------------------------------------------
+
+/** Answer of POST /auth/join and POST /auth/login. */
+export interface AuthSession {
+  id: string
+  username: string
+  token: string
+  /** RFC3339 instant. */
+  expires_at: string
+}
+
+export interface LoginRequest {
+  username: string
+  password: string
+}
+
+export interface SetPasswordRequest {
+  new_password: string
+  current_password?: string
+}
+
+/** Answer of GET /auth/me and PUT /auth/password. */
+export interface Me {
+  id: string
+  username: string
+  created_at: string
+  has_password: boolean
+}
+
+// ---- gateways ---------------------------------------------------------------
+
+export interface Gateway {
+  id: string
+  name: string
+  /** Short non-secret reminder of the secret, like `tg-…a1b2`. */
+  secret_hint: string
+  created_at: string
+  updated_at: string
+}
+
+/** Answer of POST /gateways: the only time the secret is returned with the gateway. */
+export interface CreatedGateway extends Gateway {
+  secret: string
+}
+
+export interface GatewayList {
+  gateways: Gateway[]
+}
+
+/** Answer of POST /gateways/{id}/secret. */
+export interface RotatedSecret {
+  id: string
+  secret: string
+  secret_hint: string
+}
+
+// ---- analytics --------------------------------------------------------------
+
+export interface AnalyticsSummary {
+  total_requests: number
+  tokens_in: number
+  tokens_out: number
+  total_tokens: number
+  /** USD. */
+  total_cost: number
+  total_cost_nanousd: number
+  avg_latency_ms: number | null
+  p50_latency_ms: number | null
+  p95_latency_ms: number | null
+  p99_latency_ms: number | null
+  min_latency_ms: number | null
+  max_latency_ms: number | null
+  avg_ttft_ms: number | null
+  error_count: number
+  /** Fraction 0..1; null when there were no requests. */
+  error_rate: number | null
+  /** Fraction 0..1; null when there were no requests. */
+  success_rate: number | null
+}
+
+export interface ModelStats {
+  requests: number
+  tokens_in: number
+  tokens_out: number
+  total_tokens: number
+  cost: number
+  cost_nanousd?: number
+  avg_latency_ms: number | null
+  error_count: number
+}
+
+export interface DailyStat {
+  /** YYYY-MM-DD (UTC day). */
+  date: string
+  requests: number
+  tokens_in: number
+  tokens_out: number
+  cost: number
+  cost_nanousd?: number
+  errors: number
+  /** Null on a day without requests. */
+  success_rate: number | null
+}
+
+export interface Analytics {
+  gateway_id: string
+  date_range: { start_date: string; end_date: string; days: number }
+  summary: AnalyticsSummary
+  model_breakdown: Record<string, ModelStats>
+  daily_stats: DailyStat[]
+}
+
+/**
+ * Query of GET /gateways/{id}/analytics: either `days`, or `from`/`to`
+ * (YYYY-MM-DD inclusive, or RFC3339 instants), plus an optional model filter.
+ */
+export interface AnalyticsQuery {
+  days?: number
+  from?: string
+  to?: string
+  model?: string
+}
+
+// ---- logs -------------------------------------------------------------------
+
+export interface LogEntry {
+  id: string
+  request_id: string
+  /** RFC3339 UTC with milliseconds. */
+  timestamp: string
+  model: string
+  upstream_model: string | null
+  provider: string | null
+  streaming: boolean
+  status_code: number
+  ok: boolean
+  error_type: string | null
+  error_message: string | null
+  tokens_prompt: number
+  tokens_completion: number
+  tokens_cached: number
+  /** USD. */
+  cost: number
+  cost_nanousd: number
+  latency_ms: number
+  ttft_ms: number | null
+  attempts: number
+}
+
+export interface LogPage {
+  logs: LogEntry[]
+  /** Pass back as `before` for the next (older) page; null on the last page. */
+  next_cursor: string | null
+}
+
+export type LogStatusFilter = 'ok' | 'error'
+
+/** Filters shared by GET /logs and GET /logs/export. */
+export interface LogFilters {
+  status?: LogStatusFilter
+  model?: string
+  from?: string
+  to?: string
+}
+
+export interface LogQuery extends LogFilters {
+  limit?: number
+  before?: string
+}
+
+export type ExportFormat = 'csv' | 'ndjson'
+
+// ---- data plane -------------------------------------------------------------
+
+export interface ModelPricing {
+  /** USD per million prompt tokens. */
+  input_per_mtok: number
+  cached_input_per_mtok: number | null
+  output_per_mtok: number
+}
+
+export interface ModelInfo {
+  id: string
+  object: 'model'
+  created: number
+  owned_by: string
+  pricing?: ModelPricing | null
+  context_window?: number | null
+  /** False when no provider key can serve it yet. */
+  available?: boolean
+}
+
+export interface ModelList {
+  object: 'list'
+  data: ModelInfo[]
+}
+
+export type ChatRole = 'system' | 'user' | 'assistant'
+
+export interface ChatMessage {
+  role: ChatRole
+  content: string
+}
+
+export interface ChatCompletionRequest {
+  model: string
+  messages: ChatMessage[]
+  stream?: boolean
+  stream_options?: { include_usage: boolean }
+  temperature?: number
+  max_tokens?: number
+}
+
+export interface Usage {
+  prompt_tokens: number
+  completion_tokens: number
+  total_tokens: number
+  prompt_tokens_details?: { cached_tokens?: number | null } | null
+}
+
+export interface ChatCompletion {
+  id: string
+  object: 'chat.completion'
+  created: number
+  model: string
+  choices: {
+    index: number
+    message: { role: ChatRole; content: string | null }
+    finish_reason: string | null
+  }[]
+  usage?: Usage | null
+}
+
+export interface ChatCompletionChunk {
+  id: string
+  object: 'chat.completion.chunk'
+  created: number
+  model: string
+  choices: {
+    index: number
+    delta: { role?: ChatRole; content?: string | null }
+    finish_reason: string | null
+  }[]
+  usage?: Usage | null
+}

@@ -1,0 +1,294 @@
+import { useState, type ReactNode } from 'react'
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  Cell,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts'
+import type { AnalyticsSummary, DailyStat, ModelStats } from '@/api/types'
+import { Card, CardHeader } from '@/components/ui/Card'
+import { Segmented } from '@/components/ui/Segmented'
+import { formatCompact, formatDay, formatInteger, formatLatency, formatUsd, formatUsdAxis } from '@/lib/format'
+import { useReducedMotion } from '@/lib/useReducedMotion'
+
+const axisProps = {
+  stroke: 'var(--chart-axis)',
+  tick: { fill: 'var(--chart-axis)', fontSize: 11 },
+  tickLine: false,
+  axisLine: false,
+} as const
+
+interface TooltipRow {
+  name?: string | number
+  value?: unknown
+  color?: string
+  dataKey?: string | number | ((obj: unknown) => unknown)
+}
+
+function ChartTooltip({
+  active,
+  payload,
+  label,
+  labelFormat = (l) => String(l),
+  valueFormat = (v) => formatInteger(v),
+}: {
+  active?: boolean
+  payload?: readonly TooltipRow[]
+  label?: string | number
+  labelFormat?: (label: string | number) => string
+  valueFormat?: (value: number) => string
+}) {
+  if (!active || !payload?.length) return null
+  return (
+    <div className="min-w-36 rounded-lg border border-border bg-surface px-3 py-2 text-xs shadow-lg">
+      <p className="mb-1 font-medium text-fg">{label !== undefined ? labelFormat(label) : ''}</p>
+      {payload.map((row) => (
+        <div key={String(row.dataKey ?? row.name)} className="flex items-center justify-between gap-4 py-0.5">
+          <span className="flex items-center gap-1.5 text-muted">
+            <span className="size-2 rounded-sm" style={{ background: row.color }} aria-hidden />
+            {row.name}
+          </span>
+          <span className="font-medium text-fg tabular">{valueFormat(Number(row.value ?? 0))}</span>
+        </div>
+      ))}
+    </div>
+  )
+}
+
+function Legend({ items }: { items: { label: string; color: string }[] }) {
+  return (
+    <div className="flex items-center gap-3 text-xs text-muted">
+      {items.map((item) => (
+        <span key={item.label} className="flex items-center gap-1.5">
+          <span className="size-2 rounded-sm" style={{ background: item.color }} aria-hidden />
+          {item.label}
+        </span>
+      ))}
+    </div>
+  )
+}
+
+export function ChartCard({
+  title,
+  description,
+  actions,
+  children,
+  className,
+  testId,
+}: {
+  title: string
+  description?: ReactNode
+  actions?: ReactNode
+  children: ReactNode
+  className?: string
+  testId?: string
+}) {
+  return (
+    <Card className={className} data-testid={testId}>
+      <CardHeader title={title} description={description} actions={actions} />
+      <div className="px-2 pt-3 pb-3 sm:px-3">{children}</div>
+    </Card>
+  )
+}
+
+const dayTooltip = (label: string | number) => formatDay(String(label))
+
+export function RequestsChart({ daily, height = 220 }: { daily: DailyStat[]; height?: number }) {
+  const animate = !useReducedMotion()
+  const data = daily.map((d) => ({ date: d.date, ok: Math.max(0, d.requests - d.errors), errors: d.errors }))
+  return (
+    <ResponsiveContainer width="100%" height={height}>
+      <BarChart data={data} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%">
+        <CartesianGrid vertical={false} stroke="var(--chart-grid)" />
+        <XAxis dataKey="date" tickFormatter={formatDay} minTickGap={24} {...axisProps} />
+        <YAxis allowDecimals={false} width={40} tickFormatter={(v: number) => formatCompact(v)} {...axisProps} />
+        <Tooltip cursor={{ fill: 'var(--hover)' }} content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} />} />
+        <Bar isAnimationActive={animate} dataKey="ok" name="Succeeded" stackId="r" fill="var(--chart-1)" maxBarSize={36} />
+        <Bar isAnimationActive={animate} dataKey="errors" name="Errors" stackId="r" fill="var(--chart-4)" radius={[3, 3, 0, 0]} maxBarSize={36} />
+      </BarChart>
+    </ResponsiveContainer>
+  )
+}
+
+export const requestsLegend = (
+  <Legend
+    items={[
+      { label: 'Succeeded', color: 'var(--chart-1)' },
+      { label: 'Errors', color: 'var(--chart-4)' },
+    ]}
+  />
+)
+
+export function CostChart({ daily }: { daily: DailyStat[] }) {
+  const animate = !useReducedMotion()
+  return (
+    <ResponsiveContainer width="100%" height={220}>
+      <BarChart data={daily} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%">
+        <CartesianGrid vertical={false} stroke="var(--chart-grid)" />
+        <XAxis dataKey="date" tickFormatter={formatDay} minTickGap={24} {...axisProps} />
+        <YAxis width={76} tickFormatter={formatUsdAxis} {...axisProps} />
+        <Tooltip
+          cursor={{ fill: 'var(--hover)' }}
+          content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} valueFormat={formatUsd} />}
+        />
+        <Bar isAnimationActive={animate} dataKey="cost" name="Cost" fill="var(--chart-2)" radius={[3, 3, 0, 0]} maxBarSize={36} />
+      </BarChart>
+    </ResponsiveContainer>
+  )
+}
+
+export const tokensLegend = (
+  <Legend
+    items={[
+      { label: 'Input', color: 'var(--chart-5)' },
+      { label: 'Output', color: 'var(--chart-3)' },
+    ]}
+  />
+)
+
+export function TokensChart({ daily }: { daily: DailyStat[] }) {
+  const animate = !useReducedMotion()
+  return (
+    <ResponsiveContainer width="100%" height={220}>
+      <BarChart data={daily} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%">
+        <CartesianGrid vertical={false} stroke="var(--chart-grid)" />
+        <XAxis dataKey="date" tickFormatter={formatDay} minTickGap={24} {...axisProps} />
+        <YAxis width={40} allowDecimals={false} tickFormatter={(v: number) => formatCompact(v)} {...axisProps} />
+        <Tooltip cursor={{ fill: 'var(--hover)' }} content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} />} />
+        <Bar isAnimationActive={animate} dataKey="tokens_in" name="Input" stackId="t" fill="var(--chart-5)" maxBarSize={36} />
+        <Bar isAnimationActive={animate} dataKey="tokens_out" name="Output" stackId="t" fill="var(--chart-3)" radius={[3, 3, 0, 0]} maxBarSize={36} />
+      </BarChart>
+    </ResponsiveContainer>
+  )
+}
+
+type ModelMetric = 'cost' | 'requests'
+
+export function ModelBreakdown({ breakdown }: { breakdown: Record<string, ModelStats> }) {
+  const animate = !useReducedMotion()
+  const [metric, setMetric] = useState<ModelMetric>('cost')
+  const rows = Object.entries(breakdown)
+    .map(([model, stats]) => ({ model, ...stats }))
+    .sort((a, b) => b[metric] - a[metric] || b.requests - a.requests)
+  const format = metric === 'cost' ? formatUsd : formatInteger
+  return (
+    <ChartCard
+      title="By model"
+      description="Cost and requests per model in this range."
+      testId="chart-models"
+      actions={
+        <Segmented<ModelMetric>
+          label="Model metric"
+          size="sm"
+          value={metric}
+          onChange={setMetric}
+          options={[
+            { value: 'cost', label: 'Cost' },
+            { value: 'requests', label: 'Requests' },
+          ]}
+        />
+      }
+    >
+      <ResponsiveContainer width="100%" height={Math.max(80, rows.length * 36 + 16)}>
+        <BarChart data={rows} layout="vertical" margin={{ top: 0, right: 16, bottom: 0, left: 0 }} barCategoryGap={8}>
+          <XAxis type="number" hide />
+          <YAxis type="category" dataKey="model" width={120} {...axisProps} tick={{ fill: 'var(--muted)', fontSize: 12 }} />
+          <Tooltip
+            cursor={{ fill: 'var(--hover)' }}
+            content={(p) => <ChartTooltip {...p} valueFormat={format} />}
+          />
+          <Bar isAnimationActive={animate} dataKey={metric} name={metric === 'cost' ? 'Cost' : 'Requests'} radius={[0, 4, 4, 0]} maxBarSize={22}>
+            {rows.map((row, i) => (
+              <Cell key={row.model} fill={`var(--chart-${(i % 5) + 1})`} />
+            ))}
+          </Bar>
+        </BarChart>
+      </ResponsiveContainer>
+      <div className="mt-2 overflow-x-auto px-3 pb-1">
+        <table className="w-full text-left text-[13px]">
+          <thead>
+            <tr className="border-b border-border text-xs text-muted">
+              <th className="py-2 pr-3 font-medium">Model</th>
+              <th className="py-2 pr-3 text-right font-medium">Requests</th>
+              <th className="py-2 pr-3 text-right font-medium">Tokens</th>
+              <th className="py-2 pr-3 text-right font-medium">Cost</th>
+              <th className="py-2 pr-3 text-right font-medium">Avg latency</th>
+              <th className="py-2 text-right font-medium">Errors</th>
+            </tr>
+          </thead>
+          <tbody className="tabular">
+            {rows.map((row) => (
+              <tr key={row.model} className="border-b border-border last:border-0">
+                <td className="py-2 pr-3 font-mono text-xs text-fg">{row.model}</td>
+                <td className="py-2 pr-3 text-right">{formatInteger(row.requests)}</td>
+                <td className="py-2 pr-3 text-right">{formatCompact(row.total_tokens)}</td>
+                <td className="py-2 pr-3 text-right">{formatUsd(row.cost)}</td>
+                <td className="py-2 pr-3 text-right">{formatLatency(row.avg_latency_ms)}</td>
+                <td className={row.error_count > 0 ? 'py-2 text-right text-danger' : 'py-2 text-right'}>
+                  {formatInteger(row.error_count)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </ChartCard>
+  )
+}
+
+export function LatencyChart({ summary }: { summary: AnalyticsSummary }) {
+  const animate = !useReducedMotion()
+  const bars = [
+    { name: 'p50', value: summary.p50_latency_ms, color: 'var(--chart-1)' },
+    { name: 'p95', value: summary.p95_latency_ms, color: 'var(--chart-3)' },
+    { name: 'p99', value: summary.p99_latency_ms, color: 'var(--chart-4)' },
+  ]
+    .filter((b): b is { name: string; value: number; color: string } => b.value !== null)
+    .map((b) => ({ ...b, label: formatLatency(b.value) }))
+  return (
+    <ChartCard
+      title="Latency percentiles"
+      description="Time from request to the last byte of the answer."
+      testId="chart-latency"
+    >
+      <ResponsiveContainer width="100%" height={170}>
+        <BarChart data={bars} layout="vertical" margin={{ top: 0, right: 4, bottom: 0, left: 0 }} barCategoryGap={10}>
+          <XAxis type="number" hide />
+          <YAxis yAxisId="name" type="category" dataKey="name" width={40} {...axisProps} tick={{ fill: 'var(--muted)', fontSize: 12 }} />
+          <YAxis
+            yAxisId="value"
+            type="category"
+            dataKey="label"
+            orientation="right"
+            width={70}
+            {...axisProps}
+            tick={{ fill: 'var(--fg)', fontSize: 12, fontWeight: 600 }}
+          />
+          <Tooltip cursor={{ fill: 'var(--hover)' }} content={(p) => <ChartTooltip {...p} valueFormat={formatLatency} />} />
+          <Bar isAnimationActive={animate} yAxisId="name" dataKey="value" name="Latency" radius={[0, 4, 4, 0]} maxBarSize={26} minPointSize={2}>
+            {bars.map((b) => (
+              <Cell key={b.name} fill={b.color} />
+            ))}
+          </Bar>
+        </BarChart>
+      </ResponsiveContainer>
+      <dl className="mt-1 grid grid-cols-2 gap-x-4 gap-y-1 px-3 text-xs sm:grid-cols-4">
+        {[
+          ['Min', summary.min_latency_ms],
+          ['Average', summary.avg_latency_ms],
+          ['Max', summary.max_latency_ms],
+          ['Avg TTFT', summary.avg_ttft_ms],
+        ].map(([label, value]) => (
+          <div key={label as string} className="flex justify-between gap-2 border-t border-border pt-1.5">
+            <dt className="text-muted">{label}</dt>
+            <dd className="font-medium text-fg tabular">{formatLatency(value as number | null)}</dd>
+          </div>
+        ))}
+      </dl>
+    </ChartCard>
+  )
+}

@@ -1,0 +1,95 @@
+import { CalendarRange } from 'lucide-react'
+import { useState, type ReactNode } from 'react'
+import { Button } from '@/components/ui/Button'
+import { Input } from '@/components/ui/Field'
+import { Segmented } from '@/components/ui/Segmented'
+import { customRangeError, RANGE_PRESETS, utcDay, type RangePreset, type TimeRange } from '@/lib/range'
+
+type Choice = RangePreset | 'custom' | 'all'
+
+interface RangePickerProps {
+  value: TimeRange | null
+  onChange: (range: TimeRange | null) => void
+  /** Offers "All time" (null), for the logs. */
+  allowAll?: boolean
+}
+
+function daysAgo(days: number): string {
+  return utcDay(new Date(Date.now() - days * 24 * 60 * 60 * 1000))
+}
+
+export function RangePicker({ value, onChange, allowAll = false }: RangePickerProps) {
+  const [editingCustom, setEditingCustom] = useState(value?.kind === 'custom')
+  const [from, setFrom] = useState(value?.kind === 'custom' ? value.from : daysAgo(13))
+  const [to, setTo] = useState(value?.kind === 'custom' ? value.to : utcDay(new Date()))
+  const error = customRangeError(from, to)
+
+  const choice: Choice = editingCustom ? 'custom' : value === null ? 'all' : value.kind === 'custom' ? 'custom' : value.preset
+  const options: { value: Choice; label: ReactNode; ariaLabel?: string }[] = [
+    ...(allowAll ? [{ value: 'all' as const, label: 'All' }] : []),
+    ...RANGE_PRESETS.map((p) => ({
+      value: p.value,
+      ariaLabel: p.label,
+      label: (
+        <>
+          <span className="sm:hidden">{p.short}</span>
+          <span className="hidden sm:inline">{p.label}</span>
+        </>
+      ),
+    })),
+    { value: 'custom', label: 'Custom' },
+  ]
+
+  return (
+    <div className="flex flex-wrap items-center gap-2">
+      <Segmented<Choice>
+        label="Time range"
+        size="sm"
+        value={choice}
+        options={options}
+        onChange={(next) => {
+          if (next === 'custom') {
+            setEditingCustom(true)
+            return
+          }
+          setEditingCustom(false)
+          onChange(next === 'all' ? null : { kind: 'preset', preset: next })
+        }}
+      />
+      {editingCustom && (
+        <form
+          className="flex flex-wrap items-center gap-2"
+          aria-label="Custom date range"
+          onSubmit={(event) => {
+            event.preventDefault()
+            if (!error) onChange({ kind: 'custom', from, to })
+          }}
+        >
+          <label className="flex items-center gap-1.5 text-xs text-muted">
+            From
+            <Input
+              type="date"
+              className="h-8 w-[9.5rem] px-2 text-[13px]"
+              value={from}
+              max={to || undefined}
+              onChange={(e) => setFrom(e.target.value)}
+            />
+          </label>
+          <label className="flex items-center gap-1.5 text-xs text-muted">
+            To
+            <Input
+              type="date"
+              className="h-8 w-[9.5rem] px-2 text-[13px]"
+              value={to}
+              min={from || undefined}
+              onChange={(e) => setTo(e.target.value)}
+            />
+          </label>
+          <Button type="submit" size="sm" icon={<CalendarRange />} disabled={error !== null} title={error ?? undefined}>
+            Apply
+          </Button>
+        </form>
+      )}
+    </div>
+  )
+}
