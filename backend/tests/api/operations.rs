@@ -120,3 +120,52 @@ async fn no_secret_key_or_token_reaches_a_log_line() {
         assert!(!logs.contains(secret), "{secret} appears in the logs");
     }
 }
+
+#[tokio::test]
+async fn browsers_from_configured_origins_may_call_the_api() {
+    let app = TestApp::builder().env("CORS_ORIGINS", "http://localhost:5173, https://dash.example.com/").start().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.at("/gateways"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    let allowed = preflight("https://dash.example.com").await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://dash.example.com");
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+
+    let response = app.client.post(app.at("/auth/join")).header("origin", "http://localhost:5173").send().await.unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "http://localhost:5173");
+    let exposed = response.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase();
+    assert!(exposed.contains("x-request-id") && exposed.contains("content-disposition"));
+}
+
+#[tokio::test]
+async fn the_web_app_is_served_without_shadowing_the_api() {
+    let dist = tempfile::TempDir::new().unwrap();
+    std::fs::write(dist.path().join("index.html"), "<!doctype html><title>Tollgate app</title>").unwrap();
+    std::fs::create_dir(dist.path().join("assets")).unwrap();
+    std::fs::write(dist.path().join("assets/app.js"), "console.log('app')").unwrap();
+    let app = TestApp::builder().env("FRONTEND_DIR", dist.path().display().to_string()).start().await;
+
+    for page in ["/", "/login", "/g/0192/analytics", "/profile"] {
+        let response = app.client.get(app.at(page)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{page}");
+        assert!(response.text().await.unwrap().contains("Tollgate app"), "{page} loads the app");
+    }
+    let asset = app.client.get(app.at("/assets/app.js")).send().await.unwrap();
+    assert_eq!(asset.text().await.unwrap(), "console.log('app')");
+
+    let api = app.client.get(app.at("/gateways")).send().await.unwrap();
+    assert_eq!(api.status(), 401, "API routes keep priority");
+    let unknown = app.client.get(app.at("/v1/embeddings")).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert!(unknown.json::<Value>().await.unwrap()["error"]["message"].is_string(), "unknown API paths answer JSON");
+    let unknown = app.client.get(app.at("/gateways/x/y/z")).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+}
