@@ -36,6 +36,10 @@ else
   echo "ClickHouse unavailable: its tests will be skipped (CI=true would fail)"
 fi
 
+step "Rust: format and lints"
+suite cargo fmt --all --check
+suite cargo clippy --workspace --all-targets -- -D warnings
+
 step "Rust: unit and integration tests"
 cargo build --bins
 suite cargo nextest run --workspace --no-fail-fast

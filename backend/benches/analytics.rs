@@ -62,9 +62,10 @@ async fn create_tenant(base: &str, client: &reqwest::Client, gateways: u64) -> T
 /// share the remainder; times spread over the last 60 days.
 fn synthetic(i: u64, total: u64, tenant: &Tenant, now_ms: i64) -> RequestEvent {
     let n = tenant.gateways.len() as u64;
-    let gateway = if i % 10 == 0 { 0 } else { 1 + (i.wrapping_mul(2_654_435_761) % (n - 1)) };
-    let models = ["gpt-4o", "gpt-4o-mini", "mock/echo", "groq/llama-3.3-70b-versatile", "deepseek-chat", "gemini-2.5-flash"];
-    let ok = i % 23 != 0;
+    let gateway = if i.is_multiple_of(10) { 0 } else { 1 + (i.wrapping_mul(2_654_435_761) % (n - 1)) };
+    let models =
+        ["gpt-4o", "gpt-4o-mini", "mock/echo", "groq/llama-3.3-70b-versatile", "deepseek-chat", "gemini-2.5-flash"];
+    let ok = !i.is_multiple_of(23);
     let latency = 50 + (i.wrapping_mul(7919) % 3000);
     let span_ms = 60 * 86_400_000i64;
     RequestEvent {
@@ -77,17 +78,17 @@ fn synthetic(i: u64, total: u64, tenant: &Tenant, now_ms: i64) -> RequestEvent {
         model: models[(i % 6) as usize].into(),
         upstream_model: models[(i % 6) as usize].into(),
         provider: "openai".into(),
-        streaming: i % 3 == 0,
+        streaming: i.is_multiple_of(3),
         status_code: if ok { 200 } else { 502 },
         ok,
         error_type: (!ok).then(|| "upstream_error".into()),
         error_message: (!ok).then(|| "provider answered with status 502".into()),
         tokens_prompt: 100 + i % 900,
         tokens_completion: 20 + i % 300,
-        tokens_cached: if i % 5 == 0 { 64 } else { 0 },
+        tokens_cached: if i.is_multiple_of(5) { 64 } else { 0 },
         cost_nanousd: 10_000 + (i * 104_729) % 5_000_000,
         latency_ms: latency,
-        ttft_ms: (i % 3 == 0).then_some(latency / 4),
+        ttft_ms: i.is_multiple_of(3).then_some(latency / 4),
         attempts: 1,
         key_hint: Some("…abcd".into()),
     }
@@ -112,7 +113,7 @@ async fn ingest(store: Arc<dyn EventStore>, spool_dir: &std::path::Path, total: 
         }
         pipeline.sink.emit(synthetic(i, total, tenant, now_ms));
     }
-    while (metrics.events_inserted.get() as u64) < total {
+    while metrics.events_inserted.get() < total {
         assert_eq!(metrics.events_spooled.get(), 0, "the store failed during the benchmark");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -126,7 +127,13 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// p50 and p95 of the analytics endpoint for a 30-day range, in milliseconds.
-async fn query_latency(base: &str, client: &reqwest::Client, tenant: &Tenant, gateway: GatewayId, queries: u64) -> (f64, f64, u64) {
+async fn query_latency(
+    base: &str,
+    client: &reqwest::Client,
+    tenant: &Tenant,
+    gateway: GatewayId,
+    queries: u64,
+) -> (f64, f64, u64) {
     let url = format!("{base}/gateways/{gateway}/analytics?days=30");
     let mut requests = 0;
     for _ in 0..3 {
@@ -161,7 +168,9 @@ async fn run(label: &str, clickhouse: Option<ClickHouseSettings>, events: u64, g
 
     let store: Arc<dyn EventStore> = match &clickhouse {
         Some(settings) => Arc::new(ClickHouseEventStore::connect(settings).await.unwrap()),
-        None => Arc::new(SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&db_url, 4)).await.unwrap().unwrap())),
+        None => Arc::new(SqlEventStore::new(
+            tokio::task::spawn_blocking(move || Db::connect(&db_url, 4)).await.unwrap().unwrap(),
+        )),
     };
     println!("{label}: ingesting {events} events for {gateways} gateways through the event writer...");
     let rate = ingest(store, &dir.path().join("bench-spool"), events, &tenant).await;
@@ -181,7 +190,12 @@ async fn main() {
     println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     match std::env::var("BENCH_CLICKHOUSE_URL") {
         Ok(url) => {
-            let settings = ClickHouseSettings { url, database: format!("bench_{}", std::process::id()), user: None, password: None };
+            let settings = ClickHouseSettings {
+                url,
+                database: format!("bench_{}", std::process::id()),
+                user: None,
+                password: None,
+            };
             run("clickhouse", Some(settings), env_or("BENCH_EVENTS", 10_000_000), gateways, queries).await;
         }
         Err(_) => println!("BENCH_CLICKHOUSE_URL not set: skipping the ClickHouse part"),

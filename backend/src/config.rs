@@ -64,7 +64,10 @@ impl std::fmt::Debug for Config {
             .field("clickhouse", &self.clickhouse.as_ref().map(|c| redact_url(&c.url)))
             .field("event_batch_rows", &self.event_batch_rows)
             .field("event_flush", &self.event_flush)
-            .field("providers", &self.providers.iter().map(|(n, p)| (n.clone(), p.api_keys.len())).collect::<HashMap<_, _>>())
+            .field(
+                "providers",
+                &self.providers.iter().map(|(n, p)| (n.clone(), p.api_keys.len())).collect::<HashMap<_, _>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -95,12 +98,13 @@ impl Config {
             other => bail!("TOLLGATE_ENV must be development or production, not {other:?}"),
         };
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| {
-            format!("sqlite://{}", data_dir.join("tollgate.db").display())
-        });
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| format!("sqlite://{}", data_dir.join("tollgate.db").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             bail!("DATABASE_URL must start with sqlite:// or postgres://");
         }
         let clickhouse = get("CLICKHOUSE_URL").map(|url| ClickHouseSettings {
@@ -127,7 +131,9 @@ impl Config {
                 let settings = ProviderSettings {
                     base_url: get(&format!("{prefix}_BASE_URL")).map(|u| u.trim_end_matches('/').to_string()),
                     api_keys: get(&format!("{prefix}_API_KEY"))
-                        .map(|keys| keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect())
+                        .map(|keys| {
+                            keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect()
+                        })
                         .unwrap_or_default(),
                 };
                 (p.name.to_string(), settings)
@@ -150,7 +156,9 @@ impl Config {
             providers,
             pricing_file: get("PRICING_FILE").map(PathBuf::from),
             cors_origins: get("CORS_ORIGINS")
-                .map(|o| o.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect())
+                .map(|o| {
+                    o.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
+                })
                 .unwrap_or_default(),
             max_body_bytes: parse(&get, "MAX_BODY_BYTES", "10485760")?,
             upstream_timeout: Duration::from_secs(parse(&get, "UPSTREAM_TIMEOUT_SECS", "600")?),
@@ -201,11 +209,7 @@ impl Config {
             ("UPSTREAM_TIMEOUT_SECS", "10".to_string()),
         ];
         Self::from_lookup(|key| {
-            overrides
-                .iter()
-                .chain(defaults.iter())
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v.clone())
+            overrides.iter().chain(defaults.iter()).find(|(k, _)| *k == key).map(|(_, v)| v.clone())
         })
     }
 
@@ -278,7 +282,8 @@ mod tests {
         for key in read {
             assert!(documented(key), "{key} is read but missing from .env.example");
         }
-        for provider in PROVIDERS.iter().filter(|p| p.kind == crate::catalog::providers::ProviderKind::OpenAiCompatible) {
+        for provider in PROVIDERS.iter().filter(|p| p.kind == crate::catalog::providers::ProviderKind::OpenAiCompatible)
+        {
             assert!(documented(&format!("{}_BASE_URL", provider.name.to_uppercase())), "{} base URL", provider.name);
         }
     }

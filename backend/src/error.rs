@@ -189,7 +189,12 @@ impl OpenAiError {
     }
 
     pub fn unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "api_error", Some("service_unavailable"), "The gateway is temporarily unavailable")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            Some("service_unavailable"),
+            "The gateway is temporarily unavailable",
+        )
     }
 
     pub fn internal() -> Self {

@@ -18,11 +18,15 @@ pub mod proxy;
 pub mod users;
 pub mod web;
 
-use std::{net::SocketAddr, sync::Arc, time::{Duration, Instant}};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix_cors::Cors;
 use actix_web::{
-    dev::{Service, ServerHandle},
+    dev::{ServerHandle, Service},
     error::JsonPayloadError,
     web as aweb, App, HttpServer,
 };
@@ -77,14 +81,19 @@ pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
                 JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
                     ApiError::PayloadTooLarge(limit)
                 }
-                JsonPayloadError::ContentType => ApiError::bad_request("expected a JSON body (Content-Type: application/json)"),
+                JsonPayloadError::ContentType => {
+                    ApiError::bad_request("expected a JSON body (Content-Type: application/json)")
+                }
                 other => ApiError::invalid("invalid_json", format!("invalid JSON body: {other}")),
             }
             .into()
         }))
         // An id that does not parse names no gateway of the caller's: 404, like any other.
         .app_data(aweb::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-        .app_data(aweb::QueryConfig::default().error_handler(|err, _| ApiError::invalid("invalid_query", err.to_string()).into()))
+        .app_data(
+            aweb::QueryConfig::default()
+                .error_handler(|err, _| ApiError::invalid("invalid_query", err.to_string()).into()),
+        )
         .configure(ops::config)
         .configure(users::config)
         .configure(gateways::config)
@@ -95,7 +104,13 @@ pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
 }
 
 impl AppState {
-    pub async fn new(config: Config, metrics: Arc<Metrics>, sink: events::EventSink, db: Db, store: Arc<dyn EventStore>) -> anyhow::Result<Self> {
+    pub async fn new(
+        config: Config,
+        metrics: Arc<Metrics>,
+        sink: events::EventSink,
+        db: Db,
+        store: Arc<dyn EventStore>,
+    ) -> anyhow::Result<Self> {
         let catalog = Arc::new(Catalog::load(config.pricing_file.as_deref())?);
         let cache = Arc::new(GatewayCache::new(db.clone(), config.gateway_cache_ttl, 100_000));
         let proxy = Proxy {
@@ -142,7 +157,11 @@ impl Tollgate {
             store.clone(),
             spool,
             metrics.clone(),
-            WriterConfig { batch_rows: config.event_batch_rows, flush_interval: config.event_flush, queue_capacity: config.event_queue_capacity },
+            WriterConfig {
+                batch_rows: config.event_batch_rows,
+                flush_interval: config.event_flush,
+                queue_capacity: config.event_queue_capacity,
+            },
         );
         let retention = events::retention::spawn(store.clone(), config.retention_days);
         let listen = config.listen_addr;
@@ -163,7 +182,10 @@ impl Tollgate {
                         let route = response.request().match_pattern().unwrap_or_else(|| "other".into());
                         let method = response.request().method().as_str().to_owned();
                         metrics.http_requests.with_label_values(&[&route, &method, response.status().as_str()]).inc();
-                        metrics.http_latency.with_label_values(&[&route, &method]).observe(started.elapsed().as_secs_f64());
+                        metrics
+                            .http_latency
+                            .with_label_values(&[&route, &method])
+                            .observe(started.elapsed().as_secs_f64());
                         Ok(response)
                     }
                 })

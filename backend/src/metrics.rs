@@ -21,7 +21,8 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("tollgate".into()), None).expect("valid prefix");
-        let latency_buckets = vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+        let latency_buckets =
+            vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
         let metrics = Metrics {
             http_requests: IntCounterVec::new(
                 Opts::new("http_requests_total", "HTTP requests by route pattern, method and status"),
@@ -44,14 +45,19 @@ impl Metrics {
                 &["provider", "kind"],
             )
             .expect("valid metric"),
-            event_queue_depth: IntGauge::new("event_queue_depth", "Request events waiting for the writer").expect("valid metric"),
+            event_queue_depth: IntGauge::new("event_queue_depth", "Request events waiting for the writer")
+                .expect("valid metric"),
             events_inserted: IntCounter::new("events_inserted_total", "Request events written to the analytics store")
                 .expect("valid metric"),
             event_insert_failures: IntCounter::new("event_insert_failures_total", "Batch inserts that failed")
                 .expect("valid metric"),
-            events_dropped: IntCounter::new("events_dropped_total", "Request events lost (queue full and spool unwritable)")
+            events_dropped: IntCounter::new(
+                "events_dropped_total",
+                "Request events lost (queue full and spool unwritable)",
+            )
+            .expect("valid metric"),
+            events_spooled: IntGauge::new("events_spooled", "Request events waiting in the disk spool")
                 .expect("valid metric"),
-            events_spooled: IntGauge::new("events_spooled", "Request events waiting in the disk spool").expect("valid metric"),
             registry,
         };
         for collector in [

@@ -33,7 +33,12 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "gateway_secret",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("The gateway secret (tg-...)")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The gateway secret (tg-...)"))
+                    .build(),
+            ),
         );
     }
 }

@@ -12,7 +12,8 @@ use actix_web::{
 use crate::error::{ApiError, OpenAiError};
 
 /// Path prefixes that belong to the API.
-const API_PREFIXES: &[&str] = &["/v1/", "/chat/", "/auth/", "/gateways", "/models", "/healthz", "/readyz", "/metrics", "/openapi.json"];
+const API_PREFIXES: &[&str] =
+    &["/v1/", "/chat/", "/auth/", "/gateways", "/models", "/healthz", "/readyz", "/metrics", "/openapi.json"];
 
 fn is_api(path: &str) -> bool {
     API_PREFIXES.iter().any(|p| path.starts_with(p))

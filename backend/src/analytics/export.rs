@@ -40,9 +40,25 @@ impl Format {
 }
 
 pub const CSV_COLUMNS: &[&str] = &[
-    "id", "request_id", "timestamp", "model", "upstream_model", "provider", "streaming", "status_code", "ok",
-    "error_type", "error_message", "tokens_prompt", "tokens_completion", "tokens_cached", "cost", "cost_nanousd",
-    "latency_ms", "ttft_ms", "attempts",
+    "id",
+    "request_id",
+    "timestamp",
+    "model",
+    "upstream_model",
+    "provider",
+    "streaming",
+    "status_code",
+    "ok",
+    "error_type",
+    "error_message",
+    "tokens_prompt",
+    "tokens_completion",
+    "tokens_cached",
+    "cost",
+    "cost_nanousd",
+    "latency_ms",
+    "ttft_ms",
+    "attempts",
 ];
 
 /// A CSV field, quoted when it must be (RFC 4180). Cells that a spreadsheet would

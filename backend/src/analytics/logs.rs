@@ -5,10 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::report::usd;
-use crate::{
-    events::RequestEvent,
-    ids::EventId,
-};
+use crate::{events::RequestEvent, ids::EventId};
 
 #[derive(Serialize, ToSchema, Debug, PartialEq)]
 pub struct LogEntry {

@@ -69,9 +69,9 @@ fn instant(text: &str, end: bool) -> Result<i64, ApiError> {
         let date = if end { date.succ_opt().unwrap_or(date) } else { date };
         return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
     }
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| ApiError::invalid("invalid_range", format!("{text:?} is neither a YYYY-MM-DD date nor an RFC 3339 time")))
+    DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_millis()).map_err(|_| {
+        ApiError::invalid("invalid_range", format!("{text:?} is neither a YYYY-MM-DD date nor an RFC 3339 time"))
+    })
 }
 
 pub fn day_to_date(day: i64) -> NaiveDate {
@@ -101,7 +101,8 @@ mod tests {
     fn dates_are_whole_days_and_instants_are_exact() {
         let range = TimeRange::parse(None, Some("2026-11-01"), Some("2026-11-02"), 30, 400, now()).unwrap();
         assert_eq!(range, TimeRange { from_ms: date_ms("2026-11-01"), to_ms: date_ms("2026-11-03") });
-        let range = TimeRange::parse(None, Some("2026-11-24T15:30:00Z"), Some("2026-11-25T15:30:00Z"), 30, 400, now()).unwrap();
+        let range =
+            TimeRange::parse(None, Some("2026-11-24T15:30:00Z"), Some("2026-11-25T15:30:00Z"), 30, 400, now()).unwrap();
         assert_eq!(range.to_ms - range.from_ms, 24 * 3600 * 1000);
         assert_eq!((range.first_day(), range.last_day() - range.first_day()), (range.first_day(), 1));
     }

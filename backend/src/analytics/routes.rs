@@ -91,7 +91,14 @@ fn status_filter(status: Option<&str>) -> Result<Option<StatusFilter>, ApiError>
 
 impl LogsQuery {
     fn filter(&self, gateway_id: GatewayId, limits: AnalyticsLimits) -> Result<EventFilter, ApiError> {
-        let range = TimeRange::parse(None, self.from.as_deref(), self.to.as_deref(), limits.max_days, limits.max_days, Utc::now())?;
+        let range = TimeRange::parse(
+            None,
+            self.from.as_deref(),
+            self.to.as_deref(),
+            limits.max_days,
+            limits.max_days,
+            Utc::now(),
+        )?;
         Ok(EventFilter {
             gateway_id,
             from_ms: range.from_ms,
@@ -114,9 +121,22 @@ pub async fn analytics(
     query: web::Query<AnalyticsQuery>,
 ) -> Result<web::Json<AnalyticsReport>, ApiError> {
     let id = id.into_inner();
-    let range = TimeRange::parse(query.days, query.from.as_deref(), query.to.as_deref(), DEFAULT_DAYS, limits.max_days, Utc::now())?;
+    let range = TimeRange::parse(
+        query.days,
+        query.from.as_deref(),
+        query.to.as_deref(),
+        DEFAULT_DAYS,
+        limits.max_days,
+        Utc::now(),
+    )?;
     owned_gateway(&db, user, id).await?;
-    let filter = EventFilter { gateway_id: id, from_ms: range.from_ms, to_ms: range.to_ms, model: non_empty(query.model.clone()), status: None };
+    let filter = EventFilter {
+        gateway_id: id,
+        from_ms: range.from_ms,
+        to_ms: range.to_ms,
+        model: non_empty(query.model.clone()),
+        status: None,
+    };
     let summary = store.summary(&filter).await?;
     Ok(web::Json(AnalyticsReport::build(id, range, summary)))
 }
@@ -138,7 +158,10 @@ pub async fn logs(
         return Err(ApiError::invalid("invalid_limit", format!("limit must be 1 to {LOGS_MAX_LIMIT}")));
     }
     let before = match non_empty(query.before.clone()) {
-        Some(text) => Some(Cursor::decode(&text).ok_or_else(|| ApiError::invalid("invalid_cursor", "before is not a cursor from this API"))?),
+        Some(text) => Some(
+            Cursor::decode(&text)
+                .ok_or_else(|| ApiError::invalid("invalid_cursor", "before is not a cursor from this API"))?,
+        ),
         None => None,
     };
     let filter = query.filter(id, **limits)?;
@@ -149,7 +172,10 @@ pub async fn logs(
         events.truncate(limit);
         events.last().map(|e| Cursor { ts_ms: e.ts_ms(), id: e.id }.encode())
     });
-    Ok(web::Json(LogsPage { logs: events.into_iter().map(LogEntry::from).collect(), next_cursor: next_cursor.flatten() }))
+    Ok(web::Json(LogsPage {
+        logs: events.into_iter().map(LogEntry::from).collect(),
+        next_cursor: next_cursor.flatten(),
+    }))
 }
 
 #[utoipa::path(get, path = "/gateways/{id}/logs/export", tag = "analytics", params(("id" = String, Path), LogsQuery),
@@ -165,7 +191,8 @@ pub async fn export(
     query: web::Query<LogsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let format = Format::parse(query.format.as_deref()).ok_or_else(|| ApiError::invalid("invalid_format", "format must be csv or ndjson"))?;
+    let format = Format::parse(query.format.as_deref())
+        .ok_or_else(|| ApiError::invalid("invalid_format", "format must be csv or ndjson"))?;
     let filter = query.filter(id, **limits)?;
     owned_gateway(&db, user, id).await?;
     let range = TimeRange { from_ms: filter.from_ms, to_ms: filter.to_ms };

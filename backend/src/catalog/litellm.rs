@@ -44,7 +44,8 @@ pub fn parse(text: &str) -> anyhow::Result<Vec<CatalogModel>> {
             continue;
         };
         let cached_input = entry.cache_read_input_token_cost.and_then(price::from_usd_per_token).unwrap_or(input);
-        let id = key.strip_prefix(&format!("{}/", entry.litellm_provider.as_deref().unwrap_or_default())).unwrap_or(&key);
+        let id =
+            key.strip_prefix(&format!("{}/", entry.litellm_provider.as_deref().unwrap_or_default())).unwrap_or(&key);
         models.push(CatalogModel {
             id: id.to_string(),
             provider,

@@ -77,7 +77,12 @@ impl Catalog {
                 upstream_id: entry.upstream.unwrap_or_else(|| entry.id.clone()),
                 price: Price {
                     input,
-                    cached_input: entry.cached_input.as_deref().map(price::parse_per_million).transpose()?.unwrap_or(input),
+                    cached_input: entry
+                        .cached_input
+                        .as_deref()
+                        .map(price::parse_per_million)
+                        .transpose()?
+                        .unwrap_or(input),
                     output: price::parse_per_million(&entry.output)?,
                 },
                 id: entry.id,
@@ -93,8 +98,10 @@ impl Catalog {
     pub fn load(pricing_file: Option<&Path>) -> anyhow::Result<Self> {
         let mut catalog = Self::builtin()?;
         if let Some(path) = pricing_file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read PRICING_FILE {}", path.display()))?;
-            let models = litellm::parse(&text).with_context(|| format!("PRICING_FILE {} is invalid", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read PRICING_FILE {}", path.display()))?;
+            let models =
+                litellm::parse(&text).with_context(|| format!("PRICING_FILE {} is invalid", path.display()))?;
             let count = models.len();
             for model in models {
                 catalog.insert(model);
@@ -116,7 +123,8 @@ impl Catalog {
     /// `gpt-4o` (catalog lookup) or `provider/model` (that provider directly, priced
     /// when the catalog knows the model).
     pub fn resolve(&self, requested: &str) -> Option<Route> {
-        let route = |m: &CatalogModel| Route { provider: m.provider, upstream_id: m.upstream_id.clone(), price: Some(m.price) };
+        let route =
+            |m: &CatalogModel| Route { provider: m.provider, upstream_id: m.upstream_id.clone(), price: Some(m.price) };
         if let Some(model) = self.plain.get(requested).and_then(|q| self.models.get(q)) {
             return Some(route(model));
         }

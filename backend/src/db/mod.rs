@@ -77,9 +77,9 @@ impl r2d2::ManageConnection for ConnectionManager {
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
-            DbKind::Postgres => PgConnection::establish(&self.url)
-                .map(DbConn::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            DbKind::Postgres => {
+                PgConnection::establish(&self.url).map(DbConn::Postgres).map_err(r2d2::Error::ConnectionError)
+            }
         }
     }
 

@@ -121,7 +121,11 @@ impl Writer {
         self.replay().await;
         let left = self.spool.pending();
         if left > 0 {
-            tracing::warn!(spooled = left, store = self.store.name(), "analytics store unavailable at shutdown: events kept in the spool");
+            tracing::warn!(
+                spooled = left,
+                store = self.store.name(),
+                "analytics store unavailable at shutdown: events kept in the spool"
+            );
         }
     }
 

@@ -80,7 +80,10 @@ impl GatewayName {
     fn parse(raw: &str) -> Result<Self, ApiError> {
         let name = raw.trim();
         if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
-            return Err(ApiError::invalid("invalid_name", format!("name must be 1 to {NAME_MAX} printable characters")));
+            return Err(ApiError::invalid(
+                "invalid_name",
+                format!("name must be 1 to {NAME_MAX} printable characters"),
+            ));
         }
         Ok(Self(name.to_string()))
     }
@@ -88,7 +91,11 @@ impl GatewayName {
 
 #[utoipa::path(post, path = "/gateways", tag = "gateways", request_body = GatewayForm,
     responses((status = 201, body = CreatedGateway)), security(("user_jwt" = [])))]
-pub async fn create(db: web::Data<Db>, user: CurrentUser, form: web::Json<GatewayForm>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    db: web::Data<Db>,
+    user: CurrentUser,
+    form: web::Json<GatewayForm>,
+) -> Result<HttpResponse, ApiError> {
     let name = GatewayName::parse(&form.name)?;
     let secret = secrets::generate();
     let (hash, hint) = (secrets::SecretHash::of(&secret), secrets::hint(&secret));
@@ -106,7 +113,11 @@ pub async fn list(db: web::Data<Db>, user: CurrentUser) -> Result<web::Json<Gate
 
 #[utoipa::path(get, path = "/gateways/{id}", tag = "gateways", params(("id" = String, Path)),
     responses((status = 200, body = Gateway), (status = 404)), security(("user_jwt" = [])))]
-pub async fn get(db: web::Data<Db>, user: CurrentUser, id: web::Path<GatewayId>) -> Result<web::Json<Gateway>, ApiError> {
+pub async fn get(
+    db: web::Data<Db>,
+    user: CurrentUser,
+    id: web::Path<GatewayId>,
+) -> Result<web::Json<Gateway>, ApiError> {
     let id = id.into_inner();
     let row = db.run(move |conn| store::get(conn, user.0, id)).await?;
     Ok(web::Json(row.try_into()?))

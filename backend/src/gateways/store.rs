@@ -38,7 +38,14 @@ fn owned_by(user: UserId) -> gateways::BoxedQuery<'static, crate::db::MultiBacke
     gateways::table.filter(gateways::user_id.eq(user.to_string())).into_boxed()
 }
 
-pub fn insert(conn: &mut DbConn, user: UserId, id: GatewayId, name: &str, hash: SecretHash, hint: String) -> QueryResult<GatewayRow> {
+pub fn insert(
+    conn: &mut DbConn,
+    user: UserId,
+    id: GatewayId,
+    name: &str,
+    hash: SecretHash,
+    hint: String,
+) -> QueryResult<GatewayRow> {
     let now = Utc::now().naive_utc();
     diesel::insert_into(gateways::table)
         .values(NewGateway {
@@ -55,10 +62,7 @@ pub fn insert(conn: &mut DbConn, user: UserId, id: GatewayId, name: &str, hash: 
 }
 
 pub fn list(conn: &mut DbConn, user: UserId) -> QueryResult<Vec<GatewayRow>> {
-    owned_by(user)
-        .order((gateways::created_at.desc(), gateways::id.desc()))
-        .select(GatewayRow::as_select())
-        .load(conn)
+    owned_by(user).order((gateways::created_at.desc(), gateways::id.desc())).select(GatewayRow::as_select()).load(conn)
 }
 
 pub fn get(conn: &mut DbConn, user: UserId, id: GatewayId) -> QueryResult<GatewayRow> {

@@ -126,11 +126,19 @@ async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpRes
     }
     let key = authorization.as_deref().unwrap_or_default();
     if key.contains("invalid") {
-        return openai_error(StatusCode::UNAUTHORIZED, "Incorrect API key provided", "invalid_request_error", Some("invalid_api_key"));
+        return openai_error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided",
+            "invalid_request_error",
+            Some("invalid_api_key"),
+        );
     }
     if key.contains("ratelimited") {
-        let mut response = openai_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit reached", "requests", Some("rate_limit_exceeded"));
-        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("30"));
+        let mut response =
+            openai_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit reached", "requests", Some("rate_limit_exceeded"));
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("30"));
         return response;
     }
     if options.error_rate > 0.0 && rand::random::<f64>() < options.error_rate {
@@ -159,10 +167,11 @@ async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpRes
         events.truncate(events.len() / 2);
     }
     let delay = if request.model.contains("slow") { Duration::from_millis(100) } else { options.chunk_delay };
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .streaming(paced(events, Duration::ZERO, delay))
+    HttpResponse::Ok().content_type("text/event-stream").insert_header(("cache-control", "no-cache")).streaming(paced(
+        events,
+        Duration::ZERO,
+        delay,
+    ))
 }
 
 /// Chunks as a body stream: the first after `first`, the others `between` apart.
@@ -186,7 +195,9 @@ fn failure_status(model: &str) -> Option<StatusCode> {
 }
 
 async fn models() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"object": "list", "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "mock"}]}))
+    HttpResponse::Ok().json(
+        json!({"object": "list", "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "mock"}]}),
+    )
 }
 
 async fn recorded(state: web::Data<State>) -> HttpResponse {

@@ -86,12 +86,17 @@ pub async fn relay_whole(reply: Reply, record: CallRecord, sink: &EventSink) -> 
         Ok(body) => body,
         Err(message) => {
             let error = OpenAiError::upstream_failed(&provider, status.as_u16());
-            sink.emit(record.finish(error.status.as_u16(), Usage::default(), Some(Failure { kind: "upstream_error".into(), message })));
+            sink.emit(record.finish(
+                error.status.as_u16(),
+                Usage::default(),
+                Some(Failure { kind: "upstream_error".into(), message }),
+            ));
             return error.error_response();
         }
     };
     if status.is_success() {
-        let usage = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.usage).map(Usage::from).unwrap_or_default();
+        let usage =
+            serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.usage).map(Usage::from).unwrap_or_default();
         sink.emit(record.finish(status.as_u16(), usage, None));
         return HttpResponse::build(status).content_type(content_type).body(body);
     }
@@ -176,7 +181,8 @@ impl SseRelay {
             }
             let Ok(peek) = serde_json::from_slice::<Peek>(data) else { continue };
             if let Some(error) = peek.error {
-                let message = error.get("message").and_then(Value::as_str).unwrap_or("provider reported an error mid-stream");
+                let message =
+                    error.get("message").and_then(Value::as_str).unwrap_or("provider reported an error mid-stream");
                 meter.failure = Some(Failure { kind: "upstream_stream_error".into(), message: message.to_string() });
             }
             if let Some(usage) = peek.usage {
@@ -236,7 +242,8 @@ impl Stream for SseRelay {
                 Poll::Ready(Some(Err(message))) => {
                     // Tell the client in-band (the status line is long gone), and meter the failure.
                     if let Some(meter) = self.meter.as_mut() {
-                        meter.failure = Some(Failure { kind: "upstream_stream_error".into(), message: message.clone() });
+                        meter.failure =
+                            Some(Failure { kind: "upstream_stream_error".into(), message: message.clone() });
                     }
                     self.finish();
                     let error = OpenAiError::upstream_failed("upstream", 502).body();
@@ -258,7 +265,8 @@ impl Drop for SseRelay {
     /// The client went away before the end: the call is still metered, as 499.
     fn drop(&mut self) {
         if let Some(meter) = self.meter.take() {
-            let failure = Failure { kind: "client_closed_request".into(), message: "the client disconnected mid-stream".into() };
+            let failure =
+                Failure { kind: "client_closed_request".into(), message: "the client disconnected mid-stream".into() };
             meter.emit(499, Some(failure));
         }
     }

@@ -69,13 +69,16 @@ impl<'a> ChatRequest<'a> {
             _ => return Err(OpenAiError::invalid_request("'model' must be a non-empty string").with_param("model")),
         };
 
-        let messages = field("messages")
-            .ok_or_else(|| OpenAiError::invalid_request("Missing required parameter: 'messages'").with_param("messages"))?;
+        let messages = field("messages").ok_or_else(|| {
+            OpenAiError::invalid_request("Missing required parameter: 'messages'").with_param("messages")
+        })?;
         let messages: Vec<MessagePeek> = serde_json::from_str(messages).map_err(|_| {
             OpenAiError::invalid_request("'messages' must be an array of message objects").with_param("messages")
         })?;
         if messages.is_empty() {
-            return Err(OpenAiError::invalid_request("'messages' must contain at least one message").with_param("messages"));
+            return Err(
+                OpenAiError::invalid_request("'messages' must contain at least one message").with_param("messages")
+            );
         }
         for (i, message) in messages.iter().enumerate() {
             match message.role.as_deref() {
@@ -106,7 +109,9 @@ impl<'a> ChatRequest<'a> {
                 }
             },
             Some(Err(_)) => {
-                return Err(OpenAiError::invalid_request("'stream_options' must be an object").with_param("stream_options"))
+                return Err(
+                    OpenAiError::invalid_request("'stream_options' must be an object").with_param("stream_options")
+                )
             }
         };
         Ok(Self { model, stream, wants_usage, fields })
@@ -172,7 +177,9 @@ mod tests {
 
     #[test]
     fn a_body_that_needs_no_change_is_forwarded_byte_for_byte() {
-        let body = Bytes::from_static(br#"{ "model" : "gpt-4o", "messages":[{"role":"user","content":"h\u00e9"}], "temperature": 0.70 }"#);
+        let body = Bytes::from_static(
+            br#"{ "model" : "gpt-4o", "messages":[{"role":"user","content":"h\u00e9"}], "temperature": 0.70 }"#,
+        );
         let req = ChatRequest::parse(&body).unwrap();
         assert_eq!(req.upstream_body(&body, "gpt-4o"), body);
     }
@@ -202,7 +209,11 @@ mod tests {
             (r#"{"model":"gpt-4o","messages":[]}"#, "", Some("messages")),
             (r#"{"model":"gpt-4o","messages":[{"role":"wizard","content":"hi"}]}"#, "", Some("messages")),
             (r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#, "", Some("stream")),
-            (r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream_options":3}"#, "", Some("stream_options")),
+            (
+                r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream_options":3}"#,
+                "",
+                Some("stream_options"),
+            ),
         ];
         for (body, code, param) in cases {
             let err = parse(body).err().unwrap_or_else(|| panic!("{body} must be rejected"));

@@ -50,7 +50,9 @@ fn request_id(req: &HttpRequest, event_id: EventId) -> String {
     req.headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+        .filter(|v| {
+            !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
         .map(String::from)
         .unwrap_or_else(|| event_id.to_string())
 }
@@ -63,7 +65,8 @@ fn with_request_id(mut response: HttpResponse, request_id: &str) -> HttpResponse
 }
 
 async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, OpenAiError> {
-    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(OpenAiError::payload_too_large(limit));
     }
@@ -108,7 +111,13 @@ pub async fn chat_completions(req: HttpRequest, payload: web::Payload, proxy: we
     with_request_id(response, &request_id)
 }
 
-async fn proxy_call(req: &HttpRequest, payload: web::Payload, proxy: &Proxy, caller: Caller, mut record: CallRecord) -> HttpResponse {
+async fn proxy_call(
+    req: &HttpRequest,
+    payload: web::Payload,
+    proxy: &Proxy,
+    caller: Caller,
+    mut record: CallRecord,
+) -> HttpResponse {
     let fail = |record: CallRecord, error: OpenAiError| {
         let failure = Failure { kind: error.code.unwrap_or(error.kind).into(), message: error.message.clone() };
         proxy.sink.emit(record.finish(error.status.as_u16(), Usage::default(), Some(failure)));

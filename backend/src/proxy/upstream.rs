@@ -79,7 +79,13 @@ impl Upstreams {
                 (p.name, Endpoint { url: format!("{base}/chat/completions"), keys: KeyPool::new(&settings.api_keys) })
             })
             .collect();
-        Ok(Self { client, endpoints, max_attempts: config.upstream_max_attempts, timeout: config.upstream_timeout, metrics })
+        Ok(Self {
+            client,
+            endpoints,
+            max_attempts: config.upstream_max_attempts,
+            timeout: config.upstream_timeout,
+            metrics,
+        })
     }
 
     /// Whether a call to this provider can be made with the operator's configuration.
@@ -89,7 +95,12 @@ impl Upstreams {
             || self.endpoints.get(provider.name).is_some_and(|e| e.keys.pick(&[]).is_some())
     }
 
-    pub async fn send(&self, provider: &ProviderInfo, body: Bytes, caller_key: Option<&str>) -> Result<Reply, SendFailure> {
+    pub async fn send(
+        &self,
+        provider: &ProviderInfo,
+        body: Bytes,
+        caller_key: Option<&str>,
+    ) -> Result<Reply, SendFailure> {
         if provider.kind == ProviderKind::Mock {
             return Ok(super::mock::reply(&body));
         }
@@ -112,7 +123,8 @@ impl Upstreams {
             }
             let key_index = key.and_then(|(i, _)| i);
             let key_hint = key_index.map(|i| endpoint.keys.get(i).hint.clone());
-            let mut request = self.client.post(&endpoint.url).header("content-type", "application/json").body(body.clone());
+            let mut request =
+                self.client.post(&endpoint.url).header("content-type", "application/json").body(body.clone());
             if let Some((_, secret)) = key {
                 request = request.bearer_auth(secret);
             }
@@ -127,7 +139,11 @@ impl Upstreams {
                     if !retryable || last_chance {
                         return Ok(Reply {
                             status,
-                            content_type: response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(String::from),
+                            content_type: response
+                                .headers()
+                                .get("content-type")
+                                .and_then(|v| v.to_str().ok())
+                                .map(String::from),
                             body: Box::pin(response.bytes_stream().map_err(|e| e.to_string())),
                             attempts,
                             key_hint,
@@ -135,7 +151,11 @@ impl Upstreams {
                     }
                     self.metrics.upstream_errors.with_label_values(&[provider.name, status_class(status)]).inc();
                     if let Some(i) = key_index {
-                        let rest = if status == StatusCode::TOO_MANY_REQUESTS { retry_after(&response).unwrap_or(RATE_LIMIT_REST) } else { FAILURE_REST };
+                        let rest = if status == StatusCode::TOO_MANY_REQUESTS {
+                            retry_after(&response).unwrap_or(RATE_LIMIT_REST)
+                        } else {
+                            FAILURE_REST
+                        };
                         endpoint.keys.rest(i, rest);
                     }
                     None

@@ -79,11 +79,10 @@ pub async fn join(db: web::Data<Db>, keys: web::Data<JwtKeys>) -> Result<HttpRes
             let mut attempt = 0;
             loop {
                 match store::insert(conn, id, &names::generate(attempt >= 3)) {
-                    Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
-                        if attempt < 10 =>
-                    {
-                        attempt += 1
-                    }
+                    Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) if attempt < 10 => attempt += 1,
                     other => return other,
                 }
             }

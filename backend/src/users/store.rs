@@ -41,11 +41,7 @@ pub fn find(conn: &mut DbConn, id: UserId) -> QueryResult<UserRow> {
 }
 
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<UserRow>> {
-    users::table
-        .filter(users::username.eq(username))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+    users::table.filter(users::username.eq(username)).select(UserRow::as_select()).first(conn).optional()
 }
 
 pub fn set_password_hash(conn: &mut DbConn, id: UserId, hash: &str) -> QueryResult<UserRow> {

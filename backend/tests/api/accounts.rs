@@ -36,8 +36,14 @@ async fn a_password_lets_the_account_sign_in_again_elsewhere() {
     };
     assert_eq!(login("correct horse battery").await.unwrap().status(), 401, "no password set yet");
 
-    let response = app.client.put(app.at("/auth/password")).bearer_auth(&user.token)
-        .json(&json!({"new_password": "correct horse battery"})).send().await.unwrap();
+    let response = app
+        .client
+        .put(app.at("/auth/password"))
+        .bearer_auth(&user.token)
+        .json(&json!({"new_password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["has_password"], true);
 
@@ -45,13 +51,23 @@ async fn a_password_lets_the_account_sign_in_again_elsewhere() {
     assert_eq!(response.status(), 200);
     let session: Value = response.json().await.unwrap();
     assert_eq!(session["id"], user.id.as_str());
-    let again = crate::helpers::User { id: user.id.clone(), username: user.username.clone(), token: session["token"].as_str().unwrap().into() };
+    let again = crate::helpers::User {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        token: session["token"].as_str().unwrap().into(),
+    };
     assert_eq!(app.get_json(&again, "/auth/me").await["username"], user.username.as_str());
 
     let response = login("wrong horse battery").await.unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "invalid_credentials");
-    let response = app.client.post(app.at("/auth/login")).json(&json!({"username": "No_Such_User", "password": "whatever1"})).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.at("/auth/login"))
+        .json(&json!({"username": "No_Such_User", "password": "whatever1"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401, "unknown users look like wrong passwords");
 }
 
@@ -66,7 +82,10 @@ async fn changing_a_password_needs_the_current_one_and_a_long_enough_new_one() {
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "weak_password");
 
     assert_eq!(set(json!({"new_password": "first password"})).await.unwrap().status(), 200);
-    for body in [json!({"new_password": "second password"}), json!({"new_password": "second password", "current_password": "nope nope"})] {
+    for body in [
+        json!({"new_password": "second password"}),
+        json!({"new_password": "second password", "current_password": "nope nope"}),
+    ] {
         let response = set(body).await.unwrap();
         assert_eq!(response.status(), 400);
         assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "invalid_current_password");
@@ -89,10 +108,15 @@ async fn expired_tampered_and_unsigned_tokens_are_refused() {
     let user = app.join().await;
     let victim = app.join().await;
     let now = chrono::Utc::now().timestamp();
-    let sign = |claims: &Claims, secret: &str| encode(&Header::default(), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+    let sign = |claims: &Claims, secret: &str| {
+        encode(&Header::default(), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    };
 
     let expired = sign(&Claims { sub: &user.id, iat: now - 7200, exp: now - 60, iss: "tollgate" }, TEST_JWT_SECRET);
-    let wrong_key = sign(&Claims { sub: &user.id, iat: now, exp: now + 3600, iss: "tollgate" }, "another-secret-another-secret-another");
+    let wrong_key = sign(
+        &Claims { sub: &user.id, iat: now, exp: now + 3600, iss: "tollgate" },
+        "another-secret-another-secret-another",
+    );
     let wrong_issuer = sign(&Claims { sub: &user.id, iat: now, exp: now + 3600, iss: "someone-else" }, TEST_JWT_SECRET);
     // The user's own valid token with the subject swapped for another user's id.
     let mut parts: Vec<String> = user.token.split('.').map(String::from).collect();
@@ -106,7 +130,14 @@ async fn expired_tampered_and_unsigned_tokens_are_refused() {
         URL_SAFE_NO_PAD.encode(json!({"sub": victim.id, "iat": now, "exp": now + 3600, "iss": "tollgate"}).to_string())
     );
 
-    for (what, token) in [("expired", expired), ("wrong key", wrong_key), ("wrong issuer", wrong_issuer), ("tampered", tampered), ("alg none", unsigned), ("garbage", "abc.def".into())] {
+    for (what, token) in [
+        ("expired", expired),
+        ("wrong key", wrong_key),
+        ("wrong issuer", wrong_issuer),
+        ("tampered", tampered),
+        ("alg none", unsigned),
+        ("garbage", "abc.def".into()),
+    ] {
         for path in ["/auth/me", "/gateways"] {
             let response = app.client.get(app.at(path)).bearer_auth(&token).send().await.unwrap();
             assert_eq!(response.status(), 401, "{what} token on {path}");
@@ -121,8 +152,20 @@ async fn expired_tampered_and_unsigned_tokens_are_refused() {
 async fn control_plane_bodies_are_checked() {
     let app = TestApp::spawn().await;
     let user = app.join().await;
-    for (body, content_type) in [("{not json", "application/json"), (r#"{"name": 42}"#, "application/json"), ("name=x", "application/x-www-form-urlencoded")] {
-        let response = app.client.post(app.at("/gateways")).bearer_auth(&user.token).header("content-type", content_type).body(body).send().await.unwrap();
+    for (body, content_type) in [
+        ("{not json", "application/json"),
+        (r#"{"name": 42}"#, "application/json"),
+        ("name=x", "application/x-www-form-urlencoded"),
+    ] {
+        let response = app
+            .client
+            .post(app.at("/gateways"))
+            .bearer_auth(&user.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{body}");
         let error: Value = response.json().await.unwrap();
         assert!(error["error"]["code"].is_string() && error["error"]["message"].is_string());

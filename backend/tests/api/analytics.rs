@@ -49,7 +49,8 @@ impl Expected {
 
 /// Makes a call and returns the usage the provider reported (None for a failed call).
 async fn call(app: &TestApp, gateway: &Gateway, model: &str, stream: bool) -> Option<(u64, u64)> {
-    let mut body = json!({"model": model, "messages": [{"role": "user", "content": format!("count my tokens for {model}")}]});
+    let mut body =
+        json!({"model": model, "messages": [{"role": "user", "content": format!("count my tokens for {model}")}]});
     if stream {
         body["stream"] = json!(true);
         body["stream_options"] = json!({"include_usage": true});
@@ -60,7 +61,9 @@ async fn call(app: &TestApp, gateway: &Gateway, model: &str, stream: bool) -> Op
     }
     let usage = if stream {
         let data = sse_data(&response.text().await.unwrap());
-        data.iter().filter_map(|d| serde_json::from_str::<Value>(d).ok()).find(|c| !c["usage"].is_null()).unwrap()["usage"].clone()
+        data.iter().filter_map(|d| serde_json::from_str::<Value>(d).ok()).find(|c| !c["usage"].is_null()).unwrap()
+            ["usage"]
+            .clone()
     } else {
         response.json::<Value>().await.unwrap()["usage"].clone()
     };
@@ -74,8 +77,14 @@ async fn analytics_match_what_providers_reported(backend: Backend) {
     let mut total = Expected::default();
     let mut per_model: BTreeMap<String, Expected> = BTreeMap::new();
     let plan = [
-        ("mock/echo", false), ("mock/echo", true), ("gpt-4o", false), ("gpt-4o", true), ("gpt-4o", false),
-        ("groq/llama-3.3-70b-versatile", true), ("openai/fail-503", false), ("no-such-model", false),
+        ("mock/echo", false),
+        ("mock/echo", true),
+        ("gpt-4o", false),
+        ("gpt-4o", true),
+        ("gpt-4o", false),
+        ("groq/llama-3.3-70b-versatile", true),
+        ("openai/fail-503", false),
+        ("no-such-model", false),
     ];
     for (model, stream) in plan {
         let entry = per_model.entry(model.to_string()).or_default();
@@ -107,7 +116,10 @@ async fn analytics_match_what_providers_reported(backend: Backend) {
     for field in ["p50_latency_ms", "p95_latency_ms", "p99_latency_ms", "min_latency_ms", "max_latency_ms"] {
         assert!(s[field].is_u64(), "{field}");
     }
-    assert!(s["p50_latency_ms"].as_u64() <= s["p95_latency_ms"].as_u64() && s["p95_latency_ms"].as_u64() <= s["p99_latency_ms"].as_u64());
+    assert!(
+        s["p50_latency_ms"].as_u64() <= s["p95_latency_ms"].as_u64()
+            && s["p95_latency_ms"].as_u64() <= s["p99_latency_ms"].as_u64()
+    );
     assert!(s["avg_ttft_ms"].is_f64(), "three calls streamed");
 
     let breakdown = report["model_breakdown"].as_object().unwrap();
@@ -160,7 +172,7 @@ pub fn event(gateway: GatewayId, user: UserId, days_ago: i64, latency_ms: u64, o
         model: model.into(),
         upstream_model: model.into(),
         provider: "openai".into(),
-        streaming: latency_ms % 2 == 0,
+        streaming: latency_ms.is_multiple_of(2),
         status_code: if ok { 200 } else { 500 },
         ok,
         error_type: (!ok).then(|| "server_error".into()),
@@ -170,7 +182,7 @@ pub fn event(gateway: GatewayId, user: UserId, days_ago: i64, latency_ms: u64, o
         tokens_cached: 0,
         cost_nanousd: 1_234_567 + latency_ms,
         latency_ms,
-        ttft_ms: (latency_ms % 2 == 0).then_some(latency_ms / 2),
+        ttft_ms: latency_ms.is_multiple_of(2).then_some(latency_ms / 2),
         attempts: 1,
         key_hint: Some("…abcd".into()),
     }
@@ -197,7 +209,10 @@ async fn days_percentiles_and_ranges_over_history() {
     assert_eq!(s["total_requests"], 100);
     assert_eq!(s["error_count"], 10);
     // The value at position floor(q * n) of the sorted latencies.
-    assert_eq!((s["p50_latency_ms"].as_u64(), s["p95_latency_ms"].as_u64(), s["p99_latency_ms"].as_u64()), (Some(51), Some(96), Some(100)));
+    assert_eq!(
+        (s["p50_latency_ms"].as_u64(), s["p95_latency_ms"].as_u64(), s["p99_latency_ms"].as_u64()),
+        (Some(51), Some(96), Some(100))
+    );
     assert_eq!((s["min_latency_ms"].as_u64(), s["max_latency_ms"].as_u64()), (Some(1), Some(100)));
     assert_eq!(s["avg_latency_ms"].as_f64(), Some(50.5));
     assert_eq!(s["avg_ttft_ms"].as_f64(), Some((1..=50).map(|i| i as f64).sum::<f64>() / 50.0));
@@ -209,7 +224,8 @@ async fn days_percentiles_and_ranges_over_history() {
     assert!(days[..26].iter().all(|d| d["requests"] == 0 && d["success_rate"].is_null()));
 
     let two_days_ago = (Utc::now() - Days::days(2)).date_naive();
-    let window = app.get_json(&user, &format!("/gateways/{}/analytics?from={two_days_ago}&to={two_days_ago}", gateway.id)).await;
+    let window =
+        app.get_json(&user, &format!("/gateways/{}/analytics?from={two_days_ago}&to={two_days_ago}", gateway.id)).await;
     assert_eq!(window["summary"]["total_requests"], 25);
     assert_eq!(window["daily_stats"].as_array().unwrap().len(), 1);
 
@@ -244,7 +260,9 @@ async fn logs_page_newest_first_and_filter() {
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "logs").await;
     let (gid, uid) = (gateway.id.parse().unwrap(), user.id.parse().unwrap());
-    let mut events: Vec<_> = (1..=23u64).map(|ms| event(gid, uid, 0, ms, ms % 5 != 0, if ms % 2 == 0 { "gpt-4o" } else { "mock/echo" })).collect();
+    let mut events: Vec<_> = (1..=23u64)
+        .map(|ms| event(gid, uid, 0, ms, ms % 5 != 0, if ms % 2 == 0 { "gpt-4o" } else { "mock/echo" }))
+        .collect();
     // Several calls in the same millisecond still page without loss or repeats.
     let shared_ts = events[0].ts;
     for e in events.iter_mut().take(6) {
@@ -293,7 +311,10 @@ async fn exports_stream_every_matching_call_oldest_first() {
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let disposition = response.headers()["content-disposition"].to_str().unwrap().to_string();
-    assert!(disposition.starts_with("attachment; filename=\"tollgate-") && disposition.ends_with(".csv\""), "{disposition}");
+    assert!(
+        disposition.starts_with("attachment; filename=\"tollgate-") && disposition.ends_with(".csv\""),
+        "{disposition}"
+    );
     let csv = response.text().await.unwrap();
     let mut reader = csv_rows(&csv);
     let header = reader.remove(0);

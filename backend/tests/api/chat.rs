@@ -19,10 +19,15 @@ async fn the_mock_provider_answers_with_no_keys_at_all() {
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "demo").await;
 
-    let response = app.chat(&gateway, json!({"model": "mock/echo", "messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Is this thing on?"}
-    ]})).await;
+    let response = app
+        .chat(
+            &gateway,
+            json!({"model": "mock/echo", "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Is this thing on?"}
+            ]}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let request_id = response.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: Value = response.json().await.unwrap();
@@ -34,13 +39,20 @@ async fn the_mock_provider_answers_with_no_keys_at_all() {
     let logs = app.wait_for_logs(&user, &gateway, 1).await;
     let event = &logs[0];
     assert_eq!(event["request_id"], request_id.as_str());
-    assert_eq!((event["model"].as_str(), event["provider"].as_str(), event["upstream_model"].as_str()), (Some("mock/echo"), Some("mock"), Some("echo")));
+    assert_eq!(
+        (event["model"].as_str(), event["provider"].as_str(), event["upstream_model"].as_str()),
+        (Some("mock/echo"), Some("mock"), Some("echo"))
+    );
     assert_eq!(event["tokens_prompt"], usage["prompt_tokens"]);
     assert_eq!(event["tokens_completion"], usage["completion_tokens"]);
     // mock/echo costs $1 in and $2 out per million tokens: 1,000 and 2,000 nano-dollars a token.
-    let expected = usage["prompt_tokens"].as_u64().unwrap() * 1000 + usage["completion_tokens"].as_u64().unwrap() * 2000;
+    let expected =
+        usage["prompt_tokens"].as_u64().unwrap() * 1000 + usage["completion_tokens"].as_u64().unwrap() * 2000;
     assert_eq!(event["cost_nanousd"], expected);
-    assert_eq!((event["status_code"].as_u64(), event["ok"].as_bool(), event["attempts"].as_u64()), (Some(200), Some(true), Some(1)));
+    assert_eq!(
+        (event["status_code"].as_u64(), event["ok"].as_bool(), event["attempts"].as_u64()),
+        (Some(200), Some(true), Some(1))
+    );
 }
 
 #[tokio::test]
@@ -49,8 +61,15 @@ async fn a_body_is_forwarded_untouched_with_the_operators_key() {
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "openai").await;
     let body = r#"{ "model": "gpt-4o",  "messages": [{"role":"user","content":"caf\u00e9 ☕"}], "temperature": 0.20, "tools": [], "user": "u-1" }"#;
-    let response = app.client.post(app.at("/v1/chat/completions")).bearer_auth(&gateway.secret)
-        .header("content-type", "application/json").body(body).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.at("/v1/chat/completions"))
+        .bearer_auth(&gateway.secret)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["choices"][0]["message"]["content"], "café ☕");
 
@@ -74,7 +93,10 @@ async fn a_provider_prefix_routes_directly_and_rewrites_only_the_model() {
     let response = app.chat(&gateway, json!({"model": "groq/llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "hi"}], "seed": 7})).await;
     assert_eq!(response.status(), 200);
     let forwarded: Value = serde_json::from_str(&app.mock.requests()[0].body).unwrap();
-    assert_eq!(forwarded, json!({"model": "llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "hi"}], "seed": 7}));
+    assert_eq!(
+        forwarded,
+        json!({"model": "llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "hi"}], "seed": 7})
+    );
     assert_eq!(app.mock.requests()[0].authorization.as_deref(), Some("Bearer gsk-operator"));
 }
 
@@ -84,7 +106,8 @@ async fn the_header_form_lets_callers_bring_their_own_provider_key() {
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "byok").await;
     let call = |model: &str| {
-        app.client.post(app.at("/chat/completions"))
+        app.client
+            .post(app.at("/chat/completions"))
             .header("x-gateway-id", &gateway.id)
             .header("x-gateway-authorization", &gateway.secret)
             .header("authorization", "Bearer sk-callers-own-key-1234")
@@ -100,7 +123,8 @@ async fn the_header_form_lets_callers_bring_their_own_provider_key() {
     let logs = app.wait_for_logs(&user, &gateway, 2).await;
     let text = serde_json::to_string(&logs).unwrap();
     assert!(!text.contains("sk-callers-own-key"), "the caller's key is never stored");
-    let export = app.get(&user, &format!("/gateways/{}/logs/export?format=ndjson", gateway.id)).await.text().await.unwrap();
+    let export =
+        app.get(&user, &format!("/gateways/{}/logs/export?format=ndjson", gateway.id)).await.text().await.unwrap();
     assert!(!export.contains("sk-callers-own-key"));
 
     let without_key = app.chat(&gateway, hello("deepseek-chat")).await;
@@ -120,7 +144,11 @@ async fn missing_or_wrong_gateway_credentials_are_refused() {
         app.client.post(app.at("/v1/chat/completions")).bearer_auth("tg-not-a-real-secret").json(&hello("mock/echo")),
         app.client.post(app.at("/v1/chat/completions")).bearer_auth(&user.token).json(&hello("mock/echo")),
         app.client.post(app.at("/v1/chat/completions")).header("x-gateway-id", &gateway.id).json(&hello("mock/echo")),
-        app.client.post(app.at("/v1/chat/completions")).header("x-gateway-id", "nope").header("x-gateway-authorization", &gateway.secret).json(&hello("mock/echo")),
+        app.client
+            .post(app.at("/v1/chat/completions"))
+            .header("x-gateway-id", "nope")
+            .header("x-gateway-authorization", &gateway.secret)
+            .json(&hello("mock/echo")),
         app.client.get(app.at("/v1/models")),
     ];
     for request in requests {
@@ -132,9 +160,15 @@ async fn missing_or_wrong_gateway_credentials_are_refused() {
         assert_eq!(body["error"]["type"], "authentication_error");
     }
     // A wrong secret for a real gateway is metered for its owner.
-    let response = app.client.post(app.at("/v1/chat/completions"))
-        .header("x-gateway-id", &gateway.id).header("x-gateway-authorization", "tg-wrong")
-        .json(&hello("mock/echo")).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.at("/v1/chat/completions"))
+        .header("x-gateway-id", &gateway.id)
+        .header("x-gateway-authorization", "tg-wrong")
+        .json(&hello("mock/echo"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
     let logs = app.wait_for_logs(&user, &gateway, 1).await;
     assert_eq!((logs[0]["status_code"].as_u64(), logs[0]["ok"].as_bool()), (Some(401), Some(false)));
@@ -147,17 +181,44 @@ async fn bad_requests_get_clear_openai_errors_and_are_metered() {
     let app = TestApp::builder().env("MAX_BODY_BYTES", "4096").start().await;
     let user = app.join().await;
     let gateway: Gateway = app.create_gateway(&user, "strict").await;
-    let raw = |body: String| app.client.post(app.at("/v1/chat/completions")).bearer_auth(&gateway.secret).header("content-type", "application/json").body(body).send();
+    let raw = |body: String| {
+        app.client
+            .post(app.at("/v1/chat/completions"))
+            .bearer_auth(&gateway.secret)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
     let cases: Vec<(String, u16, Option<&str>, Option<&str>)> = vec![
         ("{\"model\": ".into(), 400, Some("invalid_json"), None),
         ("\"just a string\"".into(), 400, Some("invalid_json"), None),
         (json!({"messages": [{"role": "user", "content": "hi"}]}).to_string(), 400, None, Some("model")),
-        (json!({"model": ["gpt-4o"], "messages": [{"role": "user", "content": "hi"}]}).to_string(), 400, None, Some("model")),
+        (
+            json!({"model": ["gpt-4o"], "messages": [{"role": "user", "content": "hi"}]}).to_string(),
+            400,
+            None,
+            Some("model"),
+        ),
         (json!({"model": "mock/echo"}).to_string(), 400, None, Some("messages")),
         (json!({"model": "mock/echo", "messages": {"role": "user"}}).to_string(), 400, None, Some("messages")),
-        (json!({"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}).to_string(), 400, None, Some("stream")),
-        (json!({"model": "gpt-17-ultra", "messages": [{"role": "user", "content": "hi"}]}).to_string(), 404, Some("model_not_found"), Some("model")),
-        (json!({"model": "mock/echo", "messages": [{"role": "user", "content": "x".repeat(5000)}]}).to_string(), 413, Some("request_too_large"), None),
+        (
+            json!({"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}).to_string(),
+            400,
+            None,
+            Some("stream"),
+        ),
+        (
+            json!({"model": "gpt-17-ultra", "messages": [{"role": "user", "content": "hi"}]}).to_string(),
+            404,
+            Some("model_not_found"),
+            Some("model"),
+        ),
+        (
+            json!({"model": "mock/echo", "messages": [{"role": "user", "content": "x".repeat(5000)}]}).to_string(),
+            413,
+            Some("request_too_large"),
+            None,
+        ),
     ];
     let count = cases.len();
     for (body, status, code, param) in cases {
@@ -178,7 +239,8 @@ async fn bad_requests_get_clear_openai_errors_and_are_metered() {
     assert!(logs.iter().any(|l| l["status_code"] == 404 && l["model"] == "gpt-17-ultra"));
     assert!(app.mock.requests().is_empty());
 
-    let unknown = app.client.post(app.at("/v1/embeddings")).bearer_auth(&gateway.secret).json(&json!({})).send().await.unwrap();
+    let unknown =
+        app.client.post(app.at("/v1/embeddings")).bearer_auth(&gateway.secret).json(&json!({})).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
     assert_openai_error(&unknown.json().await.unwrap());
 }
@@ -189,7 +251,8 @@ async fn streams_are_relayed_and_usage_is_metered_without_surprising_the_client(
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "streams").await;
     for (model, asks_usage) in [("gpt-4o", false), ("gpt-4o", true), ("mock/echo", false), ("mock/echo", true)] {
-        let mut body = json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "stream me please"}]});
+        let mut body =
+            json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "stream me please"}]});
         if asks_usage {
             body["stream_options"] = json!({"include_usage": true});
         }
@@ -273,7 +336,10 @@ async fn provider_failures_are_retried_then_relayed_and_metered() {
     let logs = app.wait_for_logs(&user, &gateway, 3).await;
     let by_model = |m: &str| logs.iter().find(|l| l["model"] == m).unwrap().clone();
     let failed = by_model("openai/always-fail-500");
-    assert_eq!((failed["status_code"].as_u64(), failed["attempts"].as_u64(), failed["ok"].as_bool()), (Some(500), Some(3), Some(false)));
+    assert_eq!(
+        (failed["status_code"].as_u64(), failed["attempts"].as_u64(), failed["ok"].as_bool()),
+        (Some(500), Some(3), Some(false))
+    );
     assert_eq!(failed["error_message"], "Simulated failure 500");
     assert_eq!(by_model("openai/fail-400")["attempts"], 1);
     let cut = by_model("openai/cut-short");
@@ -316,7 +382,12 @@ async fn a_silent_or_unreachable_provider_becomes_a_timely_error() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}/v1", closed.local_addr().unwrap());
     drop(closed);
-    let app = TestApp::builder().env("UPSTREAM_TIMEOUT_SECS", "1").env("MISTRAL_BASE_URL", dead).env("MISTRAL_API_KEY", "mk-1").start().await;
+    let app = TestApp::builder()
+        .env("UPSTREAM_TIMEOUT_SECS", "1")
+        .env("MISTRAL_BASE_URL", dead)
+        .env("MISTRAL_API_KEY", "mk-1")
+        .start()
+        .await;
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "timeouts").await;
 
@@ -347,7 +418,10 @@ async fn models_are_listed_with_prices_for_gateway_callers() {
         assert_eq!(list["object"], "list");
         let models = list["data"].as_array().unwrap();
         let echo = models.iter().find(|m| m["id"] == "mock/echo").expect("mock/echo listed");
-        assert_eq!(echo["pricing"], json!({"input_per_mtok": 1.0, "cached_input_per_mtok": 0.5, "output_per_mtok": 2.0}));
+        assert_eq!(
+            echo["pricing"],
+            json!({"input_per_mtok": 1.0, "cached_input_per_mtok": 0.5, "output_per_mtok": 2.0})
+        );
         assert_eq!(echo["available"], true);
         let gpt = models.iter().find(|m| m["id"] == "openai/gpt-4o").unwrap();
         assert_eq!((gpt["pricing"]["input_per_mtok"].as_f64(), gpt["available"].as_bool()), (Some(2.5), Some(true)));
@@ -364,15 +438,21 @@ async fn pricing_file_overrides_and_extends_the_catalog() {
     let app = TestApp::builder().env("PRICING_FILE", file.display().to_string()).start().await;
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "priced").await;
-    let list: Value = app.client.get(app.at("/v1/models")).bearer_auth(&gateway.secret).send().await.unwrap().json().await.unwrap();
+    let list: Value =
+        app.client.get(app.at("/v1/models")).bearer_auth(&gateway.secret).send().await.unwrap().json().await.unwrap();
     let find = |id: &str| list["data"].as_array().unwrap().iter().find(|m| m["id"] == id).cloned();
     let custom = find("openai/gpt-4o-custom-deployment").expect("a model from the file is added");
     assert_eq!(custom["pricing"]["input_per_mtok"], 3.0);
-    assert_eq!(find("openai/gpt-4o").unwrap()["pricing"]["output_per_mtok"], 12.0, "the file overrides the built-in price");
+    assert_eq!(
+        find("openai/gpt-4o").unwrap()["pricing"]["output_per_mtok"],
+        12.0,
+        "the file overrides the built-in price"
+    );
     assert!(find("openai/text-embedding-3-small").is_none(), "non-chat models are skipped");
 
     assert_eq!(app.chat(&gateway, hello("gpt-4o-custom-deployment")).await.status(), 200);
     let logs = app.wait_for_logs(&user, &gateway, 1).await;
-    let expected = logs[0]["tokens_prompt"].as_u64().unwrap() * 3000 + logs[0]["tokens_completion"].as_u64().unwrap() * 6000;
+    let expected =
+        logs[0]["tokens_prompt"].as_u64().unwrap() * 3000 + logs[0]["tokens_completion"].as_u64().unwrap() * 6000;
     assert_eq!(logs[0]["cost_nanousd"], expected);
 }

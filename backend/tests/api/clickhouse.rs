@@ -26,7 +26,9 @@ use tollgate::{
     ids::{EventId, GatewayId, UserId},
 };
 
-use crate::helpers::{clickhouse_sql, clickhouse_url, hello, ClickHouseDatabase, ClickHouseServer, Gateway, TestApp, User};
+use crate::helpers::{
+    clickhouse_sql, clickhouse_url, hello, ClickHouseDatabase, ClickHouseServer, Gateway, TestApp, User,
+};
 
 /// A varied, reproducible history: several models and days, errors, streamed and
 /// not, cached tokens, shared milliseconds.
@@ -50,7 +52,13 @@ fn history(gateway: GatewayId, user: UserId, count: u64) -> Vec<RequestEvent> {
                 upstream_model: models[(i % 5) as usize].into(),
                 provider: "openai".into(),
                 streaming,
-                status_code: if ok { 200 } else if i % 2 == 0 { 502 } else { 429 },
+                status_code: if ok {
+                    200
+                } else if i % 2 == 0 {
+                    502
+                } else {
+                    429
+                },
                 ok,
                 error_type: (!ok).then(|| "server_error".into()),
                 error_message: (!ok).then(|| format!("upstream said \"no\", call {i}")),
@@ -86,7 +94,8 @@ async fn both_stores_give_the_same_answers() {
     let sql_app = TestApp::spawn().await;
     let ch_app = TestApp::builder().clickhouse(&database).start().await;
     let (sql_user, ch_user) = (sql_app.join().await, ch_app.join().await);
-    let (sql_gateway, ch_gateway) = (sql_app.create_gateway(&sql_user, "same").await, ch_app.create_gateway(&ch_user, "same").await);
+    let (sql_gateway, ch_gateway) =
+        (sql_app.create_gateway(&sql_user, "same").await, ch_app.create_gateway(&ch_user, "same").await);
 
     let events = history(sql_gateway.id.parse().unwrap(), sql_user.id.parse().unwrap(), 3000);
     let mirrored: Vec<_> = events
@@ -111,7 +120,11 @@ async fn both_stores_give_the_same_answers() {
         "analytics?days=30".into(),
         "analytics?days=10&model=gpt-4o".into(),
         format!("analytics?from={}&to={}", today - Span::days(6), today - Span::days(2)),
-        format!("analytics?from={}&to={}", (Utc::now() - Span::hours(100)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true), (Utc::now() - Span::hours(30)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        format!(
+            "analytics?from={}&to={}",
+            (Utc::now() - Span::hours(100)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            (Utc::now() - Span::hours(30)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ),
         "logs?limit=1".into(),
         "logs?limit=500".into(),
         "logs?limit=37&status=error".into(),
@@ -132,8 +145,11 @@ async fn both_stores_give_the_same_answers() {
     let mut cursors = (None::<String>, None::<String>);
     let mut pages = 0;
     loop {
-        let query = |cursor: &Option<String>| format!("logs?limit=250&status=ok{}", cursor.as_ref().map(|c| format!("&before={c}")).unwrap_or_default());
-        let a: Value = serde_json::from_str(&fetch(&sql_app, &sql_user, &sql_gateway, &query(&cursors.0)).await).unwrap();
+        let query = |cursor: &Option<String>| {
+            format!("logs?limit=250&status=ok{}", cursor.as_ref().map(|c| format!("&before={c}")).unwrap_or_default())
+        };
+        let a: Value =
+            serde_json::from_str(&fetch(&sql_app, &sql_user, &sql_gateway, &query(&cursors.0)).await).unwrap();
         let b: Value = serde_json::from_str(&fetch(&ch_app, &ch_user, &ch_gateway, &query(&cursors.1)).await).unwrap();
         assert_eq!(a, b, "page {pages}");
         pages += 1;
@@ -179,12 +195,35 @@ async fn migrations_apply_once_and_converge() {
     )).await;
     assert_eq!(migrations::migrate(&server, &older.name, None).await.unwrap(), 1);
     assert_eq!(schema_of(&url, &older.name).await, fresh);
-    let rollup = clickhouse_sql(&url, &format!("SELECT sum(requests), sum(errors), sum(cost_nanousd), sum(latency_sum_ms) FROM {}.request_events_daily", older.name)).await;
+    let rollup = clickhouse_sql(
+        &url,
+        &format!(
+            "SELECT sum(requests), sum(errors), sum(cost_nanousd), sum(latency_sum_ms) FROM {}.request_events_daily",
+            older.name
+        ),
+    )
+    .await;
     assert_eq!(rollup.trim(), "2\t1\t1500\t130");
 
     // A migration file changed after it was applied stops the start-up.
-    clickhouse_sql(&url, &format!("INSERT INTO {}.schema_migrations (name, checksum, applied_at) VALUES ('{}', 'edited', now())", older.name, migrations::MIGRATIONS[0].0)).await;
-    clickhouse_sql(&url, &format!("ALTER TABLE {}.schema_migrations DELETE WHERE checksum != 'edited' AND name = '{}'", older.name, migrations::MIGRATIONS[0].0)).await;
+    clickhouse_sql(
+        &url,
+        &format!(
+            "INSERT INTO {}.schema_migrations (name, checksum, applied_at) VALUES ('{}', 'edited', now())",
+            older.name,
+            migrations::MIGRATIONS[0].0
+        ),
+    )
+    .await;
+    clickhouse_sql(
+        &url,
+        &format!(
+            "ALTER TABLE {}.schema_migrations DELETE WHERE checksum != 'edited' AND name = '{}'",
+            older.name,
+            migrations::MIGRATIONS[0].0
+        ),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let error = migrations::migrate(&server, &older.name, None).await.unwrap_err();
     assert!(error.to_string().contains("was changed after it was applied"), "{error}");
@@ -209,7 +248,10 @@ async fn retention_drops_whole_months_past_the_limit() {
 
 async fn metric(app: &TestApp, name: &str) -> u64 {
     let text = app.client.get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).map(|v| v.parse::<f64>().unwrap() as u64).unwrap_or(0)
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .map(|v| v.parse::<f64>().unwrap() as u64)
+        .unwrap_or(0)
 }
 
 async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
@@ -316,11 +358,18 @@ async fn sigterm_under_load_keeps_every_answered_call() {
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..8)
         .map(|_| {
-            let (client, base, secret, answered, stop) = (client.clone(), base.clone(), gateway.secret.clone(), answered.clone(), stop.clone());
+            let (client, base, secret, answered, stop) =
+                (client.clone(), base.clone(), gateway.secret.clone(), answered.clone(), stop.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let body = json!({"model": "mock/echo", "messages": [{"role": "user", "content": "load"}]});
-                    match client.post(format!("{base}/v1/chat/completions")).bearer_auth(&secret).json(&body).send().await {
+                    match client
+                        .post(format!("{base}/v1/chat/completions"))
+                        .bearer_auth(&secret)
+                        .json(&body)
+                        .send()
+                        .await
+                    {
                         Ok(response) if response.status() == 200 => {
                             answered.fetch_add(1, Ordering::Relaxed);
                         }

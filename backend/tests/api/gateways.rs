@@ -30,11 +30,25 @@ async fn a_gateway_is_created_listed_renamed_and_deleted() {
     assert_eq!(fetched["name"], "Production");
     assert!(fetched.get("secret").is_none());
 
-    let response = app.client.patch(app.at(&format!("/gateways/{id}"))).bearer_auth(&user.token).json(&json!({"name": "Prod EU"})).send().await.unwrap();
+    let response = app
+        .client
+        .patch(app.at(&format!("/gateways/{id}")))
+        .bearer_auth(&user.token)
+        .json(&json!({"name": "Prod EU"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["name"], "Prod EU");
     for bad in ["", "   ", &"x".repeat(101), "tab\tname"] {
-        let response = app.client.patch(app.at(&format!("/gateways/{id}"))).bearer_auth(&user.token).json(&json!({"name": bad})).send().await.unwrap();
+        let response = app
+            .client
+            .patch(app.at(&format!("/gateways/{id}")))
+            .bearer_auth(&user.token)
+            .json(&json!({"name": bad}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{bad:?}");
         assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "invalid_name");
     }
@@ -66,14 +80,25 @@ async fn rotation_and_deletion_take_effect_on_the_very_next_request() {
     assert_eq!(old.json::<Value>().await.unwrap()["error"]["type"], "authentication_error");
     let rotated_gateway = crate::helpers::Gateway { id: gateway.id.clone(), secret: new_secret };
     assert_eq!(app.chat(&rotated_gateway, hello("mock/echo")).await.status(), 200);
-    let by_id = app.client.post(app.at("/v1/chat/completions"))
-        .header("x-gateway-id", &gateway.id).header("x-gateway-authorization", &gateway.secret)
-        .json(&hello("mock/echo")).send().await.unwrap();
+    let by_id = app
+        .client
+        .post(app.at("/v1/chat/completions"))
+        .header("x-gateway-id", &gateway.id)
+        .header("x-gateway-authorization", &gateway.secret)
+        .json(&hello("mock/echo"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_id.status(), 401, "the old secret fails in the header form too");
 
-    let response = app.client.delete(app.at(&format!("/gateways/{}", gateway.id))).bearer_auth(&user.token).send().await.unwrap();
+    let response =
+        app.client.delete(app.at(&format!("/gateways/{}", gateway.id))).bearer_auth(&user.token).send().await.unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(app.chat(&rotated_gateway, hello("mock/echo")).await.status(), 401, "a deleted gateway's secret fails at once");
+    assert_eq!(
+        app.chat(&rotated_gateway, hello("mock/echo")).await.status(),
+        401,
+        "a deleted gateway's secret fails at once"
+    );
 }
 
 #[tokio::test]
@@ -97,11 +122,19 @@ async fn another_users_gateway_is_indistinguishable_from_a_missing_one() {
             assert_eq!(response.status(), 404, "GET {path}");
             assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "not_found");
         }
-        let rename = app.client.patch(app.at(&format!("/gateways/{id}"))).bearer_auth(&stranger.token).json(&json!({"name": "mine now"})).send().await.unwrap();
+        let rename = app
+            .client
+            .patch(app.at(&format!("/gateways/{id}")))
+            .bearer_auth(&stranger.token)
+            .json(&json!({"name": "mine now"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(rename.status(), 404);
         let rotate = app.post_json(&stranger, &format!("/gateways/{id}/secret"), json!({})).await;
         assert_eq!(rotate.status(), 404);
-        let delete = app.client.delete(app.at(&format!("/gateways/{id}"))).bearer_auth(&stranger.token).send().await.unwrap();
+        let delete =
+            app.client.delete(app.at(&format!("/gateways/{id}"))).bearer_auth(&stranger.token).send().await.unwrap();
         assert_eq!(delete.status(), 404);
     }
     assert!(app.get_json(&stranger, "/gateways").await["gateways"].as_array().unwrap().is_empty());

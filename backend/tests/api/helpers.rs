@@ -124,7 +124,9 @@ impl Builder {
 
     /// `None` when the backend is PostgreSQL and no server is configured (outside CI).
     pub async fn try_start(self) -> Option<TestApp> {
-        let mock = MockUpstream::start("127.0.0.1:0".parse::<SocketAddr>().unwrap(), self.mock, 1).await.expect("mock upstream starts");
+        let mock = MockUpstream::start("127.0.0.1:0".parse::<SocketAddr>().unwrap(), self.mock, 1)
+            .await
+            .expect("mock upstream starts");
         let schema = match self.backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(PgSchema::create(&postgres_url()?)),
@@ -163,7 +165,13 @@ impl Builder {
 
 impl TestApp {
     pub fn builder() -> Builder {
-        Builder { backend: Backend::Sqlite, clickhouse: None, env: Vec::new(), mock: MockOptions::default(), data_dir: None }
+        Builder {
+            backend: Backend::Sqlite,
+            clickhouse: None,
+            env: Vec::new(),
+            mock: MockOptions::default(),
+            data_dir: None,
+        }
     }
 
     pub async fn spawn() -> Self {
@@ -284,7 +292,12 @@ impl ClickHouseDatabase {
     }
 
     pub fn settings(&self) -> tollgate::config::ClickHouseSettings {
-        tollgate::config::ClickHouseSettings { url: self.url.clone(), database: self.name.clone(), user: None, password: None }
+        tollgate::config::ClickHouseSettings {
+            url: self.url.clone(),
+            database: self.name.clone(),
+            user: None,
+            password: None,
+        }
     }
 }
 

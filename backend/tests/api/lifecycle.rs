@@ -53,11 +53,27 @@ async fn sigterm_drains_every_accepted_call_before_exit() {
 
     let session: Value = client.post(format!("{base}/auth/join")).send().await.unwrap().json().await.unwrap();
     let token = session["token"].as_str().unwrap().to_string();
-    let gateway: Value = client.post(format!("{base}/gateways")).bearer_auth(&token).json(&json!({"name": "drain"})).send().await.unwrap().json().await.unwrap();
-    let (gateway_id, secret) = (gateway["id"].as_str().unwrap().to_string(), gateway["secret"].as_str().unwrap().to_string());
+    let gateway: Value = client
+        .post(format!("{base}/gateways"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "drain"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (gateway_id, secret) =
+        (gateway["id"].as_str().unwrap().to_string(), gateway["secret"].as_str().unwrap().to_string());
 
     for _ in 0..20 {
-        let response = client.post(format!("{base}/v1/chat/completions")).bearer_auth(&secret).json(&hello("mock/echo")).send().await.unwrap();
+        let response = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(&hello("mock/echo"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
     }
     // A slow stream is still running when the signal comes: it may finish.
@@ -77,7 +93,15 @@ async fn sigterm_drains_every_accepted_call_before_exit() {
     let mut child = spawn_tollgate(data_dir.path(), port, &helper.mock.base_url());
     wait_healthy(&client, &base).await;
     let login_token = token;
-    let logs: Value = client.get(format!("{base}/gateways/{gateway_id}/logs?limit=100")).bearer_auth(&login_token).send().await.unwrap().json().await.unwrap();
+    let logs: Value = client
+        .get(format!("{base}/gateways/{gateway_id}/logs?limit=100"))
+        .bearer_auth(&login_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let logs = logs["logs"].as_array().unwrap();
     assert_eq!(logs.len(), 21);
     assert!(logs.iter().all(|l| l["ok"] == true), "{logs:?}");

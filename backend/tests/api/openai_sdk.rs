@@ -8,13 +8,17 @@ use serde_json::Value;
 use crate::helpers::{required, TestApp};
 
 fn python() -> Option<PathBuf> {
-    let venv = std::env::var("TOLLGATE_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
-    });
+    let venv = std::env::var("TOLLGATE_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
     if venv.exists() {
         return Some(venv);
     }
-    assert!(!required(), "CI=true but the test virtualenv ({}) is missing: run scripts/setup-python.sh", venv.display());
+    assert!(
+        !required(),
+        "CI=true but the test virtualenv ({}) is missing: run scripts/setup-python.sh",
+        venv.display()
+    );
     eprintln!("no test virtualenv at {}: skipping the OpenAI SDK test (make test sets it up)", venv.display());
     None
 }
@@ -34,14 +38,18 @@ async fn the_official_openai_python_sdk_works_with_base_url_and_api_key() {
         .await
         .unwrap();
     assert!(output.status.success(), "SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    let calls: Vec<Value> = String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let calls: Vec<Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let call = |name: &str| calls.iter().find(|c| c["call"] == name).unwrap_or_else(|| panic!("{name} missing"));
 
     assert_eq!(call("plain")["content"], "Hello from the OpenAI SDK");
     assert_eq!(call("stream")["content"], "Hello from the OpenAI SDK");
     assert_eq!(call("stream_without_usage")["content"], "Hello from the OpenAI SDK");
     assert_eq!(call("models")["has_echo"], true);
-    assert_eq!((call("unknown_model")["status"].as_u64(), call("unknown_model")["code"].as_str()), (Some(404), Some("model_not_found")));
+    assert_eq!(
+        (call("unknown_model")["status"].as_u64(), call("unknown_model")["code"].as_str()),
+        (Some(404), Some("model_not_found"))
+    );
     assert_eq!(call("wrong_secret")["status"], 401);
 
     let logs = app.wait_for_logs(&user, &gateway, 4).await;

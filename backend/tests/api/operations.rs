@@ -49,12 +49,25 @@ async fn the_openapi_document_describes_every_route() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
-        ("/auth/join", "post"), ("/auth/login", "post"), ("/auth/password", "put"), ("/auth/me", "get"),
-        ("/gateways", "post"), ("/gateways", "get"), ("/gateways/{id}", "get"), ("/gateways/{id}", "patch"),
-        ("/gateways/{id}", "delete"), ("/gateways/{id}/secret", "post"), ("/gateways/{id}/analytics", "get"),
-        ("/gateways/{id}/logs", "get"), ("/gateways/{id}/logs/export", "get"),
-        ("/v1/chat/completions", "post"), ("/v1/models", "get"),
-        ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
+        ("/auth/join", "post"),
+        ("/auth/login", "post"),
+        ("/auth/password", "put"),
+        ("/auth/me", "get"),
+        ("/gateways", "post"),
+        ("/gateways", "get"),
+        ("/gateways/{id}", "get"),
+        ("/gateways/{id}", "patch"),
+        ("/gateways/{id}", "delete"),
+        ("/gateways/{id}/secret", "post"),
+        ("/gateways/{id}/analytics", "get"),
+        ("/gateways/{id}/logs", "get"),
+        ("/gateways/{id}/logs/export", "get"),
+        ("/v1/chat/completions", "post"),
+        ("/v1/models", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
     ];
     for (path, method) in expected {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is documented");
@@ -92,16 +105,42 @@ async fn no_secret_key_or_token_reaches_a_log_line() {
     let app = TestApp::builder().env("OPENAI_API_KEY", "sk-operator-secret-9999").start().await;
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "quiet").await;
-    let response = app.client.put(app.at("/auth/password")).bearer_auth(&user.token).json(&json!({"new_password": "hunter2hunter2"})).send().await.unwrap();
+    let response = app
+        .client
+        .put(app.at("/auth/password"))
+        .bearer_auth(&user.token)
+        .json(&json!({"new_password": "hunter2hunter2"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    app.client.post(app.at("/auth/login")).json(&json!({"username": user.username, "password": "hunter2hunter2"})).send().await.unwrap();
+    app.client
+        .post(app.at("/auth/login"))
+        .json(&json!({"username": user.username, "password": "hunter2hunter2"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(app.chat(&gateway, hello("gpt-4o")).await.status(), 200);
-    let byok = app.client.post(app.at("/v1/chat/completions"))
-        .header("x-gateway-id", &gateway.id).header("x-gateway-authorization", &gateway.secret)
-        .header("authorization", "Bearer sk-caller-secret-7777").json(&hello("gpt-4o")).send().await.unwrap();
+    let byok = app
+        .client
+        .post(app.at("/v1/chat/completions"))
+        .header("x-gateway-id", &gateway.id)
+        .header("x-gateway-authorization", &gateway.secret)
+        .header("authorization", "Bearer sk-caller-secret-7777")
+        .json(&hello("gpt-4o"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(byok.status(), 200);
-    let rotated: Value = app.post_json(&user, &format!("/gateways/{}/secret", gateway.id), json!({})).await.json().await.unwrap();
-    app.client.post(app.at("/v1/chat/completions")).bearer_auth(&gateway.secret).json(&hello("gpt-4o")).send().await.unwrap();
+    let rotated: Value =
+        app.post_json(&user, &format!("/gateways/{}/secret", gateway.id), json!({})).await.json().await.unwrap();
+    app.client
+        .post(app.at("/v1/chat/completions"))
+        .bearer_auth(&gateway.secret)
+        .json(&hello("gpt-4o"))
+        .send()
+        .await
+        .unwrap();
     // The call with the rotated-out secret is refused before any gateway is known: two events.
     app.wait_for_logs(&user, &gateway, 2).await;
     app.stop().await;
@@ -138,7 +177,8 @@ async fn browsers_from_configured_origins_may_call_the_api() {
     let refused = preflight("https://evil.example.com").await.unwrap();
     assert!(refused.headers().get("access-control-allow-origin").is_none());
 
-    let response = app.client.post(app.at("/auth/join")).header("origin", "http://localhost:5173").send().await.unwrap();
+    let response =
+        app.client.post(app.at("/auth/join")).header("origin", "http://localhost:5173").send().await.unwrap();
     assert_eq!(response.headers()["access-control-allow-origin"], "http://localhost:5173");
     let exposed = response.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase();
     assert!(exposed.contains("x-request-id") && exposed.contains("content-disposition"));

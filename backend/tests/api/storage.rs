@@ -58,7 +58,10 @@ async fn usernames_are_unique(url: &str) {
     let clash = db.run(move |c| users::insert(c, b, "Brave_Fox")).await;
     assert!(matches!(
         clash,
-        Err(tollgate::db::DbError::Query(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)))
+        Err(tollgate::db::DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _
+        )))
     ));
     let found = db.run(|c| users::find_by_username(c, "Brave_Fox")).await.unwrap().unwrap();
     assert_eq!(found.id, a.to_string());
@@ -108,7 +111,8 @@ async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
     let db = connect(url).await;
     let store = SqlEventStore::new(db);
     let (gateway, user) = (GatewayId::new(), UserId::new());
-    let events: Vec<_> = (1..=10u64).map(|ms| event(gateway, user, 0, ms * 10, ms != 3, if ms <= 4 { "a" } else { "b" })).collect();
+    let events: Vec<_> =
+        (1..=10u64).map(|ms| event(gateway, user, 0, ms * 10, ms != 3, if ms <= 4 { "a" } else { "b" })).collect();
     store.insert(&events).await.unwrap();
     store.insert(&events[..5]).await.unwrap(); // a retried batch
     let other = event(GatewayId::new(), user, 0, 5, true, "a");
@@ -138,7 +142,13 @@ async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
     let back = store.page(&filter(gateway), Order::OldestFirst, None, 100).await.unwrap();
     let mut expected = events.clone();
     expected.sort_by_key(|e| (e.ts_ms(), e.id));
-    let expected: Vec<_> = expected.into_iter().map(|mut e| { e.ts = chrono::DateTime::from_timestamp_millis(e.ts_ms()).unwrap(); e }).collect();
+    let expected: Vec<_> = expected
+        .into_iter()
+        .map(|mut e| {
+            e.ts = chrono::DateTime::from_timestamp_millis(e.ts_ms()).unwrap();
+            e
+        })
+        .collect();
     assert_eq!(back, expected, "events come back as they went in");
 }
 

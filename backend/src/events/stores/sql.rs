@@ -277,7 +277,10 @@ fn snapshot<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>)
     conn.transaction(|conn| {
         if let DbConn::Postgres(pg) = conn {
             // SQLite's WAL read transaction is a snapshot already; PostgreSQL needs asking.
-            diesel::connection::SimpleConnection::batch_execute(pg, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+            diesel::connection::SimpleConnection::batch_execute(
+                pg,
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            )?;
         }
         f(conn)
     })
@@ -301,13 +304,23 @@ fn summarize(conn: &mut DbConn, kind: DbKind, filter: &EventFilter) -> QueryResu
         let (p50, p95, p99) = (at(p50)?, at(p95)?, at(p99)?);
         let mut extremes = Sql::new(kind, "SELECT CAST(MIN(latency_ms) AS BIGINT) AS lowest, CAST(MAX(latency_ms) AS BIGINT) AS highest FROM request_events");
         extremes.filter(filter);
-        let extremes = extremes.load::<ExtremesRow>(conn)?.pop().map_or((0, 0), |r| (r.lowest.max(0) as u64, r.highest.max(0) as u64));
+        let extremes = extremes
+            .load::<ExtremesRow>(conn)?
+            .pop()
+            .map_or((0, 0), |r| (r.lowest.max(0) as u64, r.highest.max(0) as u64));
         Some(LatencyStats { min: extremes.0, max: extremes.1, p50, p95, p99 })
     };
     Ok(Summary::from_groups(groups, latency))
 }
 
-fn page(conn: &mut DbConn, kind: DbKind, filter: &EventFilter, order: Order, after: Option<Cursor>, limit: usize) -> QueryResult<Vec<EventRow>> {
+fn page(
+    conn: &mut DbConn,
+    kind: DbKind,
+    filter: &EventFilter,
+    order: Order,
+    after: Option<Cursor>,
+    limit: usize,
+) -> QueryResult<Vec<EventRow>> {
     let columns = "id, request_id, gateway_id, user_id, ts_ms, endpoint, model, upstream_model, provider, streaming, \
         status_code, ok, error_type, error_message, tokens_prompt, tokens_completion, tokens_cached, cost_nanousd, \
         latency_ms, ttft_ms, attempts, key_hint";
@@ -372,7 +385,13 @@ impl EventStore for SqlEventStore {
         Ok(self.db.run(move |conn| snapshot(conn, |conn| summarize(conn, kind, &filter))).await?)
     }
 
-    async fn page(&self, filter: &EventFilter, order: Order, after: Option<Cursor>, limit: usize) -> anyhow::Result<Vec<RequestEvent>> {
+    async fn page(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<RequestEvent>> {
         let (kind, filter) = (self.db.kind(), filter.clone());
         let rows = self.db.run(move |conn| page(conn, kind, &filter, order, after, limit)).await?;
         rows.into_iter().map(RequestEvent::try_from).collect()
@@ -381,7 +400,9 @@ impl EventStore for SqlEventStore {
     async fn delete_before(&self, cutoff_ms: i64) -> anyhow::Result<()> {
         let deleted = self
             .db
-            .run(move |conn| diesel::delete(request_events::table.filter(request_events::ts_ms.lt(cutoff_ms))).execute(conn))
+            .run(move |conn| {
+                diesel::delete(request_events::table.filter(request_events::ts_ms.lt(cutoff_ms))).execute(conn)
+            })
             .await?;
         if deleted > 0 {
             tracing::info!(deleted, "retention: removed old request events");

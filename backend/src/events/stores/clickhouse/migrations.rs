@@ -52,7 +52,11 @@ pub async fn migrate(server: &Client, database: &str, upto: Option<usize>) -> an
     if !valid_database_name(database) {
         bail!("CLICKHOUSE_DATABASE {database:?} must be letters, digits and underscores");
     }
-    server.query(&format!("CREATE DATABASE IF NOT EXISTS {database}")).execute().await.context("cannot create the ClickHouse database")?;
+    server
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
+        .execute()
+        .await
+        .context("cannot create the ClickHouse database")?;
     let db = server.clone().with_database(database);
     db.query(LEDGER).execute().await?;
     let applied: Vec<Applied> = db.query("SELECT ?fields FROM schema_migrations").fetch_all().await?;
@@ -61,14 +65,18 @@ pub async fn migrate(server: &Client, database: &str, upto: Option<usize>) -> an
         let sum = checksum(sql);
         match applied.iter().find(|a| a.name == *name) {
             Some(done) if done.checksum == sum => continue,
-            Some(_) => bail!("ClickHouse migration {name} was changed after it was applied; add a new migration instead"),
+            Some(_) => {
+                bail!("ClickHouse migration {name} was changed after it was applied; add a new migration instead")
+            }
             None => {}
         }
         for statement in statements(sql) {
             db.query(&statement).execute().await.with_context(|| format!("ClickHouse migration {name} failed"))?;
         }
         let mut insert = db.insert::<Record>("schema_migrations").await?;
-        insert.write(&Record { name: name.to_string(), checksum: sum, applied_at: chrono::Utc::now().timestamp() as u32 }).await?;
+        insert
+            .write(&Record { name: name.to_string(), checksum: sum, applied_at: chrono::Utc::now().timestamp() as u32 })
+            .await?;
         insert.end().await?;
         tracing::info!(migration = name, "ClickHouse migration applied");
         count += 1;

@@ -287,7 +287,9 @@ impl Sql {
     fn filter(&mut self, f: &EventFilter) -> &mut Self {
         self.push(" WHERE gateway_id = ").bind(Bind::Text(f.gateway_id.to_string()));
         self.push(" AND ts >= toDateTime(").bind(Bind::Int(f.from_ms.div_euclid(1000).max(0))).push(")");
-        self.push(" AND ts <= toDateTime(").bind(Bind::Int((f.to_ms.div_euclid(1000)).clamp(0, u32::MAX as i64))).push(")");
+        self.push(" AND ts <= toDateTime(")
+            .bind(Bind::Int((f.to_ms.div_euclid(1000)).clamp(0, u32::MAX as i64)))
+            .push(")");
         self.push(" AND ts_ms >= ").bind(Bind::Int(f.from_ms));
         self.push(" AND ts_ms < ").bind(Bind::Int(f.to_ms));
         if let Some(model) = &f.model {
@@ -404,13 +406,21 @@ impl EventStore for ClickHouseEventStore {
         let latency = latency.into_query(self).fetch_one::<LatencyRow>();
         let (groups, latency) = tokio::try_join!(groups, latency)?;
         let latency = match latency.quantiles[..] {
-            [p50, p95, p99] if latency.count > 0 => Some(LatencyStats { min: latency.min, max: latency.max, p50, p95, p99 }),
+            [p50, p95, p99] if latency.count > 0 => {
+                Some(LatencyStats { min: latency.min, max: latency.max, p50, p95, p99 })
+            }
             _ => None,
         };
         Ok(Summary::from_groups(groups.into_iter().map(Group::from).collect(), latency))
     }
 
-    async fn page(&self, filter: &EventFilter, order: Order, after: Option<Cursor>, limit: usize) -> anyhow::Result<Vec<RequestEvent>> {
+    async fn page(
+        &self,
+        filter: &EventFilter,
+        order: Order,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<RequestEvent>> {
         self.ensure_schema().await?;
         let rows = events_query(filter, order, after, Some(limit)).into_query(self).fetch_all::<EventRow>().await?;
         rows.into_iter().map(RequestEvent::try_from).collect()
