@@ -1,5 +1,6 @@
 import { CircleAlert, Info, TriangleAlert } from 'lucide-react'
 import type { ReactNode } from 'react'
+import { Button } from './Button'
 import { cn } from './cn'
 
 type Tone = 'danger' | 'warning' | 'info'
@@ -50,4 +51,20 @@ export function Alert({
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message
   return String(error)
+}
+
+/** A failed load, with its message and a button to try again. */
+export function LoadErrorAlert({ title, error, onRetry }: { title: ReactNode; error: unknown; onRetry: () => void }) {
+  return (
+    <Alert
+      title={title}
+      actions={
+        <Button size="sm" onClick={onRetry}>
+          Retry
+        </Button>
+      }
+    >
+      {errorMessage(error)}
+    </Alert>
+  )
 }

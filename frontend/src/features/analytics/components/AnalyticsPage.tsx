@@ -2,7 +2,6 @@ import { RefreshCw } from 'lucide-react'
 import { useParams, useSearchParams } from 'react-router'
 import { Alert, errorMessage } from '@/components/ui/Alert'
 import { Button } from '@/components/ui/Button'
-import { Select } from '@/components/ui/Field'
 import { Skeleton } from '@/components/ui/Skeleton'
 import { formatDay } from '@/lib/format'
 import { DEFAULT_RANGE, rangeFromSearch, rangeLabel, rangeToSearch } from '@/lib/range'
@@ -17,6 +16,7 @@ import {
   requestsLegend,
   tokensLegend,
 } from './Charts'
+import { ModelSelect } from './ModelSelect'
 import { NoCallsYet } from './NoCallsYet'
 import { RangePicker } from './RangePicker'
 import { SummaryCards } from './SummaryCards'
@@ -29,8 +29,6 @@ export function AnalyticsPage() {
   const query = useAnalytics(gatewayId, range, model || undefined)
   const unfiltered = useAnalytics(gatewayId, range)
   const data = query.data
-  const models = Object.keys(unfiltered.data?.model_breakdown ?? {}).sort()
-  if (model && !models.includes(model)) models.unshift(model)
 
   const setModel = (next: string) =>
     setSearch(
@@ -57,22 +55,12 @@ export function AnalyticsPage() {
         </div>
         <div className="flex flex-wrap items-center gap-2">
           <RangePicker value={range} onChange={(next) => setSearch(rangeToSearch(next, search), { replace: true })} />
-          <label className="sr-only" htmlFor="analytics-model">
-            Model
-          </label>
-          <Select
+          <ModelSelect
             id="analytics-model"
-            className="h-8 w-auto min-w-32 text-[13px]"
             value={model}
-            onChange={(e) => setModel(e.target.value)}
-          >
-            <option value="">All models</option>
-            {models.map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </Select>
+            models={Object.keys(unfiltered.data?.model_breakdown ?? {})}
+            onChange={setModel}
+          />
           <Button
             size="icon-sm"
             variant="ghost"

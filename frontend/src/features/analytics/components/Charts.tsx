@@ -97,74 +97,94 @@ export function ChartCard({
 
 const dayTooltip = (label: string | number) => formatDay(String(label))
 
-export function RequestsChart({ daily, height = 220 }: { daily: DailyStat[]; height?: number }) {
+/** A value drawn for each day, with its name in the tooltip and legend. */
+interface DailySeries {
+  dataKey: string
+  name: string
+  color: string
+}
+
+/** How the value axis and the tooltip show counts or US dollars. */
+const dailyUnits = {
+  count: { axisWidth: 40, allowDecimals: false, axisFormat: (v: number) => formatCompact(v), valueFormat: formatInteger },
+  usd: { axisWidth: 76, allowDecimals: true, axisFormat: formatUsdAxis, valueFormat: formatUsd },
+} as const
+
+/** One bar per day of `data`; several series stack into one bar. */
+function DailyBarChart({
+  data,
+  series,
+  unit,
+  height = 220,
+}: {
+  data: readonly { date: string }[]
+  series: readonly DailySeries[]
+  unit: keyof typeof dailyUnits
+  height?: number
+}) {
   const animate = !useReducedMotion()
-  const data = daily.map((d) => ({ date: d.date, ok: Math.max(0, d.requests - d.errors), errors: d.errors }))
+  const { axisWidth, allowDecimals, axisFormat, valueFormat } = dailyUnits[unit]
+  const stackId = series.length > 1 ? 'daily' : undefined
   return (
     <ResponsiveContainer width="100%" height={height}>
       <BarChart data={data} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%">
         <CartesianGrid vertical={false} stroke="var(--chart-grid)" />
         <XAxis dataKey="date" tickFormatter={formatDay} minTickGap={24} {...axisProps} />
-        <YAxis allowDecimals={false} width={40} tickFormatter={(v: number) => formatCompact(v)} {...axisProps} />
-        <Tooltip cursor={{ fill: 'var(--hover)' }} content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} />} />
-        <Bar isAnimationActive={animate} dataKey="ok" name="Succeeded" stackId="r" fill="var(--chart-1)" maxBarSize={36} />
-        <Bar isAnimationActive={animate} dataKey="errors" name="Errors" stackId="r" fill="var(--chart-4)" radius={[3, 3, 0, 0]} maxBarSize={36} />
-      </BarChart>
-    </ResponsiveContainer>
-  )
-}
-
-export const requestsLegend = (
-  <Legend
-    items={[
-      { label: 'Succeeded', color: 'var(--chart-1)' },
-      { label: 'Errors', color: 'var(--chart-4)' },
-    ]}
-  />
-)
-
-export function CostChart({ daily }: { daily: DailyStat[] }) {
-  const animate = !useReducedMotion()
-  return (
-    <ResponsiveContainer width="100%" height={220}>
-      <BarChart data={daily} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%">
-        <CartesianGrid vertical={false} stroke="var(--chart-grid)" />
-        <XAxis dataKey="date" tickFormatter={formatDay} minTickGap={24} {...axisProps} />
-        <YAxis width={76} tickFormatter={formatUsdAxis} {...axisProps} />
+        <YAxis width={axisWidth} allowDecimals={allowDecimals} tickFormatter={axisFormat} {...axisProps} />
         <Tooltip
           cursor={{ fill: 'var(--hover)' }}
-          content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} valueFormat={formatUsd} />}
+          content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} valueFormat={valueFormat} />}
         />
-        <Bar isAnimationActive={animate} dataKey="cost" name="Cost" fill="var(--chart-2)" radius={[3, 3, 0, 0]} maxBarSize={36} />
+        {series.map((s, i) => (
+          <Bar
+            key={s.dataKey}
+            isAnimationActive={animate}
+            dataKey={s.dataKey}
+            name={s.name}
+            stackId={stackId}
+            fill={s.color}
+            // Only the top of the (stacked) bar is rounded.
+            radius={i === series.length - 1 ? [3, 3, 0, 0] : undefined}
+            maxBarSize={36}
+          />
+        ))}
       </BarChart>
     </ResponsiveContainer>
   )
 }
 
-export const tokensLegend = (
-  <Legend
-    items={[
-      { label: 'Input', color: 'var(--chart-5)' },
-      { label: 'Output', color: 'var(--chart-3)' },
-    ]}
-  />
-)
+function seriesLegend(series: readonly DailySeries[]) {
+  return <Legend items={series.map((s) => ({ label: s.name, color: s.color }))} />
+}
+
+const requestsSeries: DailySeries[] = [
+  { dataKey: 'ok', name: 'Succeeded', color: 'var(--chart-1)' },
+  { dataKey: 'errors', name: 'Errors', color: 'var(--chart-4)' },
+]
+
+export function RequestsChart({ daily, height }: { daily: DailyStat[]; height?: number }) {
+  const data = daily.map((d) => ({ date: d.date, ok: Math.max(0, d.requests - d.errors), errors: d.errors }))
+  return <DailyBarChart data={data} series={requestsSeries} unit="count" height={height} />
+}
+
+export const requestsLegend = seriesLegend(requestsSeries)
+
+const costSeries: DailySeries[] = [{ dataKey: 'cost', name: 'Cost', color: 'var(--chart-2)' }]
+
+export function CostChart({ daily }: { daily: DailyStat[] }) {
+  return <DailyBarChart data={daily} series={costSeries} unit="usd" />
+}
+
+const tokensSeries: DailySeries[] = [
+  { dataKey: 'tokens_in', name: 'Input', color: 'var(--chart-5)' },
+  { dataKey: 'tokens_out', name: 'Output', color: 'var(--chart-3)' },
+]
 
 export function TokensChart({ daily }: { daily: DailyStat[] }) {
-  const animate = !useReducedMotion()
-  return (
-    <ResponsiveContainer width="100%" height={220}>
-      <BarChart data={daily} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap="20%">
-        <CartesianGrid vertical={false} stroke="var(--chart-grid)" />
-        <XAxis dataKey="date" tickFormatter={formatDay} minTickGap={24} {...axisProps} />
-        <YAxis width={40} allowDecimals={false} tickFormatter={(v: number) => formatCompact(v)} {...axisProps} />
-        <Tooltip cursor={{ fill: 'var(--hover)' }} content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} />} />
-        <Bar isAnimationActive={animate} dataKey="tokens_in" name="Input" stackId="t" fill="var(--chart-5)" maxBarSize={36} />
-        <Bar isAnimationActive={animate} dataKey="tokens_out" name="Output" stackId="t" fill="var(--chart-3)" radius={[3, 3, 0, 0]} maxBarSize={36} />
-      </BarChart>
-    </ResponsiveContainer>
-  )
+  return <DailyBarChart data={daily} series={tokensSeries} unit="count" />
 }
+
+export const tokensLegend = seriesLegend(tokensSeries)
 
 type ModelMetric = 'cost' | 'requests'
 

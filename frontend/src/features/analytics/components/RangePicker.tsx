@@ -18,6 +18,35 @@ function daysAgo(days: number): string {
   return utcDay(new Date(Date.now() - days * 24 * 60 * 60 * 1000))
 }
 
+/** A labelled UTC day (YYYY-MM-DD), optionally bounded by other days. */
+function DayInput({
+  label,
+  value,
+  min,
+  max,
+  onChange,
+}: {
+  label: string
+  value: string
+  min?: string
+  max?: string
+  onChange: (day: string) => void
+}) {
+  return (
+    <label className="flex items-center gap-1.5 text-xs text-muted">
+      {label}
+      <Input
+        type="date"
+        className="h-8 w-[9.5rem] px-2 text-[13px]"
+        value={value}
+        min={min || undefined}
+        max={max || undefined}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </label>
+  )
+}
+
 export function RangePicker({ value, onChange, allowAll = false }: RangePickerProps) {
   const [editingCustom, setEditingCustom] = useState(value?.kind === 'custom')
   const [from, setFrom] = useState(value?.kind === 'custom' ? value.from : daysAgo(13))
@@ -65,26 +94,8 @@ export function RangePicker({ value, onChange, allowAll = false }: RangePickerPr
             if (!error) onChange({ kind: 'custom', from, to })
           }}
         >
-          <label className="flex items-center gap-1.5 text-xs text-muted">
-            From
-            <Input
-              type="date"
-              className="h-8 w-[9.5rem] px-2 text-[13px]"
-              value={from}
-              max={to || undefined}
-              onChange={(e) => setFrom(e.target.value)}
-            />
-          </label>
-          <label className="flex items-center gap-1.5 text-xs text-muted">
-            To
-            <Input
-              type="date"
-              className="h-8 w-[9.5rem] px-2 text-[13px]"
-              value={to}
-              min={from || undefined}
-              onChange={(e) => setTo(e.target.value)}
-            />
-          </label>
+          <DayInput label="From" value={from} max={to} onChange={setFrom} />
+          <DayInput label="To" value={to} min={from} onChange={setTo} />
           <Button type="submit" size="sm" icon={<CalendarRange />} disabled={error !== null} title={error ?? undefined}>
             Apply
           </Button>

@@ -1,8 +1,8 @@
 import { ChartNoAxesCombined, FlaskConical, LayoutDashboard, ScrollText, Settings } from 'lucide-react'
 import { NavLink, Outlet, useParams } from 'react-router'
 import { ApiError } from '@/api/client'
-import { Alert, errorMessage } from '@/components/ui/Alert'
-import { Button, ButtonLink } from '@/components/ui/Button'
+import { LoadErrorAlert } from '@/components/ui/Alert'
+import { ButtonLink } from '@/components/ui/Button'
 import { EmptyState } from '@/components/ui/EmptyState'
 import { Skeleton } from '@/components/ui/Skeleton'
 import { cn } from '@/components/ui/cn'
@@ -76,16 +76,7 @@ export function GatewayLayout() {
       </div>
       <div className="mx-auto max-w-6xl px-4 py-6 sm:px-6">
         {isError && !gateway ? (
-          <Alert
-            title="Could not load this gateway"
-            actions={
-              <Button size="sm" onClick={() => refetch()}>
-                Retry
-              </Button>
-            }
-          >
-            {errorMessage(error)}
-          </Alert>
+          <LoadErrorAlert title="Could not load this gateway" error={error} onRetry={() => refetch()} />
         ) : (
           <Outlet />
         )}

@@ -2,7 +2,7 @@ import { Plus, Waypoints, X } from 'lucide-react'
 import { useState } from 'react'
 import { useLocation, useNavigate, useSearchParams } from 'react-router'
 import { PageHeader } from '@/app/AppShell'
-import { Alert, errorMessage } from '@/components/ui/Alert'
+import { Alert, LoadErrorAlert } from '@/components/ui/Alert'
 import { Button, ButtonLink } from '@/components/ui/Button'
 import { EmptyState } from '@/components/ui/EmptyState'
 import { Skeleton } from '@/components/ui/Skeleton'
@@ -100,16 +100,7 @@ export function GatewayListPage() {
             ))}
           </div>
         ) : isError ? (
-          <Alert
-            title="Could not load your gateways"
-            actions={
-              <Button size="sm" onClick={() => refetch()}>
-                Retry
-              </Button>
-            }
-          >
-            {errorMessage(error)}
-          </Alert>
+          <LoadErrorAlert title="Could not load your gateways" error={error} onRetry={() => refetch()} />
         ) : gateways.length === 0 ? (
           <div className="rounded-xl border border-dashed border-border-strong bg-surface">
             <EmptyState

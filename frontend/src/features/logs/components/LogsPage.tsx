@@ -6,10 +6,10 @@ import { Alert, errorMessage } from '@/components/ui/Alert'
 import { Button } from '@/components/ui/Button'
 import { Card } from '@/components/ui/Card'
 import { EmptyState } from '@/components/ui/EmptyState'
-import { Select } from '@/components/ui/Field'
 import { Segmented } from '@/components/ui/Segmented'
 import { Skeleton } from '@/components/ui/Skeleton'
 import { useToast } from '@/components/ui/Toast'
+import { ModelSelect } from '@/features/analytics/components/ModelSelect'
 import { RangePicker } from '@/features/analytics/components/RangePicker'
 import { NoCallsYet } from '@/features/analytics/components/NoCallsYet'
 import { useAnalytics } from '@/features/analytics/hooks'
@@ -20,6 +20,9 @@ import { LogDetails } from './LogDetails'
 import { LogTable } from './LogTable'
 
 type StatusChoice = 'all' | LogStatusFilter
+
+const exportFormats: ExportFormat[] = ['csv', 'ndjson']
+const exportFormatNames: Record<ExportFormat, string> = { csv: 'CSV', ndjson: 'NDJSON' }
 
 /** Reads the filters of the logs page from its URL. */
 function useLogFilters() {
@@ -55,8 +58,6 @@ export function LogsPage() {
   const toast = useToast()
   const [selected, setSelected] = useState<LogEntry | null>(null)
   const knownModels = useAnalytics(gatewayId, { kind: 'preset', preset: '90d' })
-  const models = Object.keys(knownModels.data?.model_breakdown ?? {}).sort()
-  if (model && !models.includes(model)) models.unshift(model)
 
   const rows = logs.data?.pages.flatMap((page) => page.logs) ?? []
   const filtered = status !== undefined || model !== undefined || range !== null
@@ -65,7 +66,7 @@ export function LogsPage() {
     exporter.mutate(
       { format, filters },
       {
-        onSuccess: () => toast.success(`${format === 'csv' ? 'CSV' : 'NDJSON'} export downloaded`),
+        onSuccess: () => toast.success(`${exportFormatNames[format]} export downloaded`),
         onError: (error) => toast.error(`Export failed: ${errorMessage(error)}`),
       },
     )
@@ -78,22 +79,17 @@ export function LogsPage() {
           <p className="text-[13px] text-muted">Every call through this gateway, newest first.</p>
         </div>
         <div className="flex items-center gap-2">
-          <Button
-            size="sm"
-            icon={<Download />}
-            loading={exporter.isPending && exporter.variables?.format === 'csv'}
-            onClick={() => runExport('csv')}
-          >
-            Export CSV
-          </Button>
-          <Button
-            size="sm"
-            icon={<Download />}
-            loading={exporter.isPending && exporter.variables?.format === 'ndjson'}
-            onClick={() => runExport('ndjson')}
-          >
-            Export NDJSON
-          </Button>
+          {exportFormats.map((format) => (
+            <Button
+              key={format}
+              size="sm"
+              icon={<Download />}
+              loading={exporter.isPending && exporter.variables?.format === format}
+              onClick={() => runExport(format)}
+            >
+              {`Export ${exportFormatNames[format]}`}
+            </Button>
+          ))}
         </div>
       </div>
 
@@ -109,22 +105,12 @@ export function LogsPage() {
             { value: 'error', label: 'Errors' },
           ]}
         />
-        <label className="sr-only" htmlFor="logs-model">
-          Model
-        </label>
-        <Select
+        <ModelSelect
           id="logs-model"
-          className="h-8 w-auto min-w-32 text-[13px]"
           value={model ?? ''}
-          onChange={(e) => update((p) => (e.target.value ? p.set('model', e.target.value) : p.delete('model')))}
-        >
-          <option value="">All models</option>
-          {models.map((m) => (
-            <option key={m} value={m}>
-              {m}
-            </option>
-          ))}
-        </Select>
+          models={Object.keys(knownModels.data?.model_breakdown ?? {})}
+          onChange={(next) => update((p) => (next ? p.set('model', next) : p.delete('model')))}
+        />
         <RangePicker allowAll value={range} onChange={(next) => setSearch(rangeToSearch(next, search), { replace: true })} />
         <Button
           size="icon-sm"
