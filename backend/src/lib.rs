@@ -104,7 +104,7 @@ pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
 }
 
 impl AppState {
-    pub async fn new(
+    pub fn new(
         config: Config,
         metrics: Arc<Metrics>,
         sink: events::EventSink,
@@ -166,7 +166,7 @@ impl Tollgate {
         let retention = events::retention::spawn(store.clone(), config.retention_days);
         let listen = config.listen_addr;
         let cors_origins = config.cors_origins.clone();
-        let state = AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store).await?;
+        let state = AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store)?;
 
         let server = HttpServer::new(move || {
             let metrics = state.metrics.clone();

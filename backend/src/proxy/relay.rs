@@ -56,11 +56,10 @@ struct Peek {
 }
 
 /// The provider's own description of an error body, when it has one.
-fn describe_error(body: &[u8], status: StatusCode) -> Failure {
-    let error = serde_json::from_slice::<Peek>(body).ok().and_then(|p| p.error);
-    let field = |name: &str| error.as_ref().and_then(|e| e.get(name)).and_then(Value::as_str).map(String::from);
+fn describe_error(error: Option<&Value>, status: StatusCode) -> Failure {
+    let field = |name: &str| error.and_then(|e| e.get(name)).and_then(Value::as_str).map(String::from);
     let message = field("message")
-        .or_else(|| error.as_ref().and_then(Value::as_str).map(String::from))
+        .or_else(|| error.and_then(Value::as_str).map(String::from))
         .unwrap_or_else(|| format!("provider answered with status {}", status.as_u16()));
     let kind = field("type").or_else(|| field("code")).unwrap_or_else(|| "upstream_error".into());
     Failure { kind, message }
@@ -100,10 +99,9 @@ pub async fn relay_whole(reply: Reply, record: CallRecord, sink: &EventSink) -> 
         sink.emit(record.finish(status.as_u16(), usage, None));
         return HttpResponse::build(status).content_type(content_type).body(body);
     }
-    let failure = describe_error(&body, status);
-    let openai_shaped = serde_json::from_slice::<Peek>(&body).is_ok_and(|p| p.error.is_some());
-    sink.emit(record.finish(status.as_u16(), Usage::default(), Some(failure)));
-    if openai_shaped {
+    let error = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.error);
+    sink.emit(record.finish(status.as_u16(), Usage::default(), Some(describe_error(error.as_ref(), status))));
+    if error.is_some() {
         // The provider's own error, as its SDK would have seen it.
         HttpResponse::build(status).content_type(content_type).body(body)
     } else {
