@@ -15,18 +15,48 @@ pub enum Environment {
 }
 
 /// Where one provider lives and which operator keys it may use.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ProviderSettings {
     pub base_url: Option<String>,
     pub api_keys: Vec<String>,
 }
 
-#[derive(Clone, Debug)]
+impl std::fmt::Debug for ProviderSettings {
+    // Keys are secrets: only their number is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSettings")
+            .field("base_url", &self.base_url.as_deref().map(redact_url))
+            .field("api_keys", &format_args!("{} key(s)", self.api_keys.len()))
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct ClickHouseSettings {
     pub url: String,
     pub database: String,
     pub user: Option<String>,
     pub password: Option<String>,
+}
+
+impl std::fmt::Debug for ClickHouseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// What happens to a call for a model the catalog has no price for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnpricedModels {
+    /// Served, and recorded as unpriced (never as free).
+    Allow,
+    /// Refused with a 400 that names `PRICING_FILE`.
+    Reject,
 }
 
 #[derive(Clone)]
@@ -47,7 +77,17 @@ pub struct Config {
     pub pricing_file: Option<PathBuf>,
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
+    /// Request bodies held in memory at once, across all calls.
+    pub request_memory_bytes: usize,
     pub upstream_timeout: Duration,
+    /// Longest pause between two chunks of a streamed answer.
+    pub stream_idle_timeout: Duration,
+    /// Longest a streamed answer may last in all.
+    pub stream_max_duration: Duration,
+    pub mock_provider: bool,
+    pub unpriced_models: UnpricedModels,
+    /// How long in-flight calls get to finish on shutdown.
+    pub shutdown_grace: Duration,
     pub upstream_max_attempts: u32,
     pub gateway_cache_ttl: Duration,
     pub frontend_dir: Option<PathBuf>,
@@ -64,10 +104,9 @@ impl std::fmt::Debug for Config {
             .field("clickhouse", &self.clickhouse.as_ref().map(|c| redact_url(&c.url)))
             .field("event_batch_rows", &self.event_batch_rows)
             .field("event_flush", &self.event_flush)
-            .field(
-                "providers",
-                &self.providers.iter().map(|(n, p)| (n.clone(), p.api_keys.len())).collect::<HashMap<_, _>>(),
-            )
+            .field("providers", &self.providers)
+            .field("mock_provider", &self.mock_provider)
+            .field("unpriced_models", &self.unpriced_models)
             .finish_non_exhaustive()
     }
 }
@@ -161,7 +200,22 @@ impl Config {
                 })
                 .unwrap_or_default(),
             max_body_bytes: parse(&get, "MAX_BODY_BYTES", "10485760")?,
+            request_memory_bytes: parse::<usize>(&get, "REQUEST_MEMORY_MB", "64")?.saturating_mul(1024 * 1024),
             upstream_timeout: Duration::from_secs(parse(&get, "UPSTREAM_TIMEOUT_SECS", "600")?),
+            stream_idle_timeout: Duration::from_secs(parse(&get, "STREAM_IDLE_TIMEOUT_SECS", "120")?),
+            stream_max_duration: Duration::from_secs(parse(&get, "STREAM_MAX_DURATION_SECS", "3600")?),
+            mock_provider: match get("MOCK_PROVIDER").as_deref() {
+                None => environment == Environment::Development,
+                Some("on") => true,
+                Some("off") => false,
+                Some(other) => bail!("MOCK_PROVIDER must be on or off, not {other:?}"),
+            },
+            unpriced_models: match get("UNPRICED_MODELS").as_deref().unwrap_or("allow") {
+                "allow" => UnpricedModels::Allow,
+                "reject" => UnpricedModels::Reject,
+                other => bail!("UNPRICED_MODELS must be allow or reject, not {other:?}"),
+            },
+            shutdown_grace: Duration::from_secs(parse(&get, "SHUTDOWN_GRACE_SECS", "30")?),
             upstream_max_attempts: parse(&get, "UPSTREAM_MAX_ATTEMPTS", "3")?,
             gateway_cache_ttl: Duration::from_secs(parse(&get, "GATEWAY_CACHE_TTL_SECS", "30")?),
             frontend_dir: get("FRONTEND_DIR").map(PathBuf::from).or_else(|| {
@@ -189,6 +243,12 @@ impl Config {
         if self.max_body_bytes < 1024 {
             bail!("MAX_BODY_BYTES must be at least 1024");
         }
+        if self.request_memory_bytes < self.max_body_bytes {
+            bail!("REQUEST_MEMORY_MB must hold at least one body of MAX_BODY_BYTES");
+        }
+        if self.stream_idle_timeout.is_zero() || self.stream_max_duration.is_zero() {
+            bail!("STREAM_IDLE_TIMEOUT_SECS and STREAM_MAX_DURATION_SECS must be positive");
+        }
         for (name, settings) in &self.providers {
             if let Some(url) = &settings.base_url {
                 reqwest::Url::parse(url).with_context(|| format!("{}_BASE_URL is not a URL", name.to_uppercase()))?;
@@ -208,8 +268,14 @@ impl Config {
             ("EVENT_FLUSH_MS", "50".to_string()),
             ("UPSTREAM_TIMEOUT_SECS", "10".to_string()),
         ];
+        // An empty value unsets a setting, as in the environment.
         Self::from_lookup(|key| {
-            overrides.iter().chain(defaults.iter()).find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+            overrides
+                .iter()
+                .chain(defaults.iter())
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.trim().is_empty())
         })
     }
 
@@ -300,6 +366,9 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("OPENAI_BASE_URL", "not a url"),
             ("TOLLGATE_ENV", "staging"),
+            ("MOCK_PROVIDER", "yes"),
+            ("UNPRICED_MODELS", "free"),
+            ("REQUEST_MEMORY_MB", "1"),
         ] {
             let result = Config::for_tests(dir.path().to_path_buf(), &[(key, value.to_string())]);
             assert!(result.is_err(), "{key}={value} must be refused");
@@ -324,5 +393,38 @@ mod tests {
         assert_eq!(first.jwt_secret, second.jwt_secret, "generated once, then reused");
         assert_eq!(first.master_key, second.master_key);
         assert!(dir.path().join("jwt_secret").exists());
+    }
+
+    #[test]
+    fn the_mock_provider_is_on_in_development_and_opt_in_in_production() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let with = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            Config::for_tests(dir.path().to_path_buf(), &pairs).unwrap().mock_provider
+        };
+        assert!(with(&[]));
+        assert!(!with(&[("TOLLGATE_ENV", "production")]));
+        assert!(with(&[("TOLLGATE_ENV", "production"), ("MOCK_PROVIDER", "on")]));
+        assert!(!with(&[("MOCK_PROVIDER", "off")]));
+    }
+
+    #[test]
+    fn debug_output_never_shows_keys_or_passwords() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let config = Config::for_tests(
+            dir.path().to_path_buf(),
+            &[
+                ("OPENAI_API_KEY", "sk-very-secret-1,sk-very-secret-2".into()),
+                ("CLICKHOUSE_URL", "http://ch:8123".into()),
+                ("CLICKHOUSE_PASSWORD", "hunter2-clickhouse".into()),
+                ("DATABASE_URL", "postgres://app:pg-password-9@db/tollgate".into()),
+            ],
+        )
+        .unwrap();
+        let shown = format!("{config:?} {:?} {:?}", config.provider("openai"), config.clickhouse);
+        for secret in ["sk-very-secret", "hunter2-clickhouse", "pg-password-9", "test-secret-test-secret"] {
+            assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+        }
+        assert!(shown.contains("2 key(s)"));
     }
 }

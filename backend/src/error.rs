@@ -179,12 +179,46 @@ impl OpenAiError {
         )
     }
 
+    /// An answer (or one streamed event of it) beyond what the gateway relays.
+    pub fn upstream_too_large(provider: &str, limit: usize) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            Some("upstream_too_large"),
+            format!("Provider `{provider}` sent an answer part larger than the gateway's limit of {limit} bytes"),
+        )
+    }
+
     pub fn upstream_timeout(provider: &str) -> Self {
         Self::new(
             StatusCode::GATEWAY_TIMEOUT,
             "api_error",
             Some("upstream_timeout"),
             format!("Provider `{provider}` did not answer in time"),
+        )
+    }
+
+    /// A model the catalog has no price for, when the operator refuses those.
+    pub fn unpriced_model(model: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("unpriced_model"),
+            format!(
+                "The model `{model}` has no price on this gateway, and unpriced models are refused \
+                 (UNPRICED_MODELS=reject): the operator can price it in PRICING_FILE"
+            ),
+        )
+        .with_param("model")
+    }
+
+    /// The gateway has no room for the request right now; the SDKs retry a 503.
+    pub fn busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            Some("server_busy"),
+            "The gateway is handling too much request data right now; retry shortly",
         )
     }
 

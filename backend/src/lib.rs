@@ -47,13 +47,13 @@ use crate::{
     },
     gateways::GatewayCache,
     metrics::Metrics,
-    proxy::{Proxy, Upstreams},
+    proxy::{AuthFailures, BodyMemory, Proxy, ShutdownFlag, StreamLimits, Upstreams},
 };
 
 /// Largest control-plane JSON body (names, passwords: small).
 const CONTROL_JSON_LIMIT: usize = 64 * 1024;
-/// How long in-flight requests get to finish on shutdown.
-const SHUTDOWN_GRACE_SECS: u64 = 30;
+/// How long the event writer gets to drain after the server stopped.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Everything the handlers share, built once.
 #[derive(Clone)]
@@ -110,15 +110,22 @@ impl AppState {
         sink: events::EventSink,
         db: Db,
         store: Arc<dyn EventStore>,
+        shutdown: ShutdownFlag,
     ) -> anyhow::Result<Self> {
         let catalog = Arc::new(Catalog::load(config.pricing_file.as_deref())?);
-        let cache = Arc::new(GatewayCache::new(db.clone(), config.gateway_cache_ttl, 100_000));
+        let cache = Arc::new(GatewayCache::new(db.clone(), config.gateway_cache_ttl, 100_000, 10_000));
         let proxy = Proxy {
             cache: cache.clone(),
             catalog,
             upstreams: Upstreams::new(&config, metrics.clone())?,
             sink,
             max_body_bytes: config.max_body_bytes,
+            body_memory: BodyMemory::new(config.request_memory_bytes),
+            auth_failures: AuthFailures::new(metrics.auth_failures.clone()),
+            shutdown: shutdown.clone(),
+            unpriced_models: config.unpriced_models,
+            upstream_timeout: config.upstream_timeout,
+            stream_limits: StreamLimits { idle: config.stream_idle_timeout, total: config.stream_max_duration },
         };
         Ok(Self {
             jwt: aweb::Data::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl)),
@@ -136,6 +143,7 @@ impl AppState {
 pub struct Tollgate {
     pub addr: SocketAddr,
     handle: ServerHandle,
+    shutdown: ShutdownFlag,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     pipeline: EventPipeline,
     retention: tokio::task::JoinHandle<()>,
@@ -166,7 +174,9 @@ impl Tollgate {
         let retention = events::retention::spawn(store.clone(), config.retention_days);
         let listen = config.listen_addr;
         let cors_origins = config.cors_origins.clone();
-        let state = AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store)?;
+        let grace = config.shutdown_grace;
+        let shutdown = ShutdownFlag::default();
+        let state = AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store, shutdown.clone())?;
 
         let server = HttpServer::new(move || {
             let metrics = state.metrics.clone();
@@ -179,12 +189,14 @@ impl Tollgate {
                     let response = srv.call(req);
                     async move {
                         let response = response.await?;
-                        let route = response.request().match_pattern().unwrap_or_else(|| "other".into());
-                        let method = response.request().method().as_str().to_owned();
-                        metrics.http_requests.with_label_values(&[&route, &method, response.status().as_str()]).inc();
+                        // Only routes of the API name a series; everything else shares one.
+                        let route = response.request().match_pattern().filter(|p| p != "/");
+                        let route = route.as_deref().unwrap_or("other");
+                        let method = metrics::method_label(response.request().method());
+                        metrics.http_requests.with_label_values(&[route, method, response.status().as_str()]).inc();
                         metrics
                             .http_latency
-                            .with_label_values(&[&route, &method])
+                            .with_label_values(&[route, method])
                             .observe(started.elapsed().as_secs_f64());
                         Ok(response)
                     }
@@ -194,15 +206,28 @@ impl Tollgate {
         // Longer than the idle timeouts of HTTP client pools (httpx: 5 s, the server's own
         // default), so a client never sends on a connection the server is closing.
         .keep_alive(Duration::from_secs(75))
-        .shutdown_timeout(SHUTDOWN_GRACE_SECS);
-        let server = if handle_signals { server } else { server.disable_signals() };
+        // A client that closes its side has gone: its call is dropped (and metered as
+        // 499) instead of running on for nobody. HTTP clients never half-close.
+        .h1_allow_half_closed(false)
+        .shutdown_timeout(grace.as_secs())
+        // Signals are handled below, so calls cut short by shutdown are known as such.
+        .disable_signals();
         let server = server.bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
         let addr = server.addrs()[0];
         let server = server.run();
         let handle = server.handle();
         let server = tokio::spawn(server);
+        if handle_signals {
+            let (handle, shutdown) = (handle.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                stop_signal().await;
+                tracing::info!("shutting down: finishing calls in flight");
+                shutdown.raise();
+                handle.stop(true).await;
+            });
+        }
         tracing::info!(%addr, "Tollgate listening");
-        Ok(Self { addr, handle, server, pipeline, retention })
+        Ok(Self { addr, handle, shutdown, server, pipeline, retention })
     }
 
     pub fn url(&self) -> String {
@@ -215,16 +240,32 @@ impl Tollgate {
         let result = server.await;
         tracing::info!("server stopped; draining request events");
         retention.abort();
-        pipeline.shutdown(Duration::from_secs(SHUTDOWN_GRACE_SECS)).await;
+        pipeline.shutdown(DRAIN_DEADLINE).await;
         result??;
         Ok(())
     }
 
     /// Stops gracefully: in-flight requests finish, queued events are written.
     pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.raise();
         self.handle.stop(true).await;
         self.wait().await
     }
+}
+
+/// SIGTERM (what orchestrators send) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler can be installed");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn cors(origins: &[String]) -> Cors {

@@ -11,6 +11,7 @@ pub struct Metrics {
     pub http_latency: HistogramVec,
     pub upstream_requests: IntCounterVec,
     pub upstream_errors: IntCounterVec,
+    pub auth_failures: IntCounterVec,
     pub event_queue_depth: IntGauge,
     pub events_inserted: IntCounter,
     pub event_insert_failures: IntCounter,
@@ -45,6 +46,11 @@ impl Metrics {
                 &["provider", "kind"],
             )
             .expect("valid metric"),
+            auth_failures: IntCounterVec::new(
+                Opts::new("auth_failures_total", "Refused gateway credentials on the data plane, by reason"),
+                &["reason"],
+            )
+            .expect("valid metric"),
             event_queue_depth: IntGauge::new("event_queue_depth", "Request events waiting for the writer")
                 .expect("valid metric"),
             events_inserted: IntCounter::new("events_inserted_total", "Request events written to the analytics store")
@@ -65,6 +71,7 @@ impl Metrics {
             Box::new(metrics.http_latency.clone()),
             Box::new(metrics.upstream_requests.clone()),
             Box::new(metrics.upstream_errors.clone()),
+            Box::new(metrics.auth_failures.clone()),
             Box::new(metrics.event_queue_depth.clone()),
             Box::new(metrics.events_inserted.clone()),
             Box::new(metrics.event_insert_failures.clone()),
@@ -80,6 +87,22 @@ impl Metrics {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// The `method` label: the methods the API serves, and `other` for the rest, so
+/// made-up methods cannot create series without end.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 

@@ -45,6 +45,17 @@ pub fn generate() -> String {
     format!("{SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// Length of an issued secret: the prefix and 32 bytes in unpadded base64url.
+const SECRET_LEN: usize = SECRET_PREFIX.len() + 43;
+
+/// Whether `secret` has the shape of one Tollgate issues: anything else is
+/// refused without a lookup.
+pub fn looks_issued(secret: &str) -> bool {
+    secret.len() == SECRET_LEN
+        && secret.starts_with(SECRET_PREFIX)
+        && secret[SECRET_PREFIX.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// What the owner sees of a stored secret: its prefix and last four characters.
 pub fn hint(secret: &str) -> String {
     format!("{SECRET_PREFIX}…{}", tail(secret, 4))
@@ -69,6 +80,11 @@ mod tests {
         let a = generate();
         let b = generate();
         assert!(a.starts_with("tg-") && a.len() == 3 + 43);
+        assert!(looks_issued(&a) && looks_issued(&b));
+        for other in ["sk-not-ours", "tg-short", &format!("{a}x"), &a.replace("tg-", "tx-"), &format!("{}+", &a[..45])]
+        {
+            assert!(!looks_issued(other), "{other}");
+        }
         assert_ne!(a, b);
         assert_eq!(hint("tg-abcdefgh1234"), "tg-…1234");
         assert_eq!(key_hint("sk-live-9876"), "…9876");

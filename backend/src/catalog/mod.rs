@@ -187,6 +187,18 @@ mod tests {
     }
 
     #[test]
+    fn a_dated_snapshot_has_its_own_price_and_an_unknown_date_has_none() {
+        let catalog = Catalog::builtin().unwrap();
+        // gpt-4o-2024-05-13 is billed at twice today's gpt-4o; it must not borrow the alias's price.
+        let may = catalog.resolve("gpt-4o-2024-05-13").unwrap().price.unwrap();
+        assert_eq!((may.input, may.output), (5_000_000, 15_000_000));
+        let august = catalog.resolve("openai/gpt-4o-2024-08-06").unwrap().price.unwrap();
+        assert_eq!((august.input, august.cached_input, august.output), (2_500_000, 1_250_000, 10_000_000));
+        let unknown = catalog.resolve("openai/gpt-4o-2099-01-01").unwrap();
+        assert_eq!((unknown.upstream_id.as_str(), unknown.price), ("gpt-4o-2099-01-01", None));
+    }
+
+    #[test]
     fn unknown_models_do_not_resolve() {
         let catalog = Catalog::builtin().unwrap();
         for model in ["gpt-17", "nope/gpt-4o", "mock/unknown", "openai/", ""] {

@@ -16,10 +16,12 @@ pub struct ProviderInfo {
     pub default_base_url: &'static str,
     /// Local servers (Ollama, vLLM) take calls without a key.
     pub requires_key: bool,
+    /// A server on the operator's own network: routable only once its base URL is set.
+    pub local: bool,
 }
 
 const fn openai_compatible(name: &'static str, default_base_url: &'static str) -> ProviderInfo {
-    ProviderInfo { name, kind: ProviderKind::OpenAiCompatible, default_base_url, requires_key: true }
+    ProviderInfo { name, kind: ProviderKind::OpenAiCompatible, default_base_url, requires_key: true, local: false }
 }
 
 pub const PROVIDERS: &[ProviderInfo] = &[
@@ -31,9 +33,9 @@ pub const PROVIDERS: &[ProviderInfo] = &[
     openai_compatible("together", "https://api.together.xyz/v1"),
     openai_compatible("xai", "https://api.x.ai/v1"),
     openai_compatible("gemini", "https://generativelanguage.googleapis.com/v1beta/openai"),
-    ProviderInfo { requires_key: false, ..openai_compatible("ollama", "http://127.0.0.1:11434/v1") },
-    ProviderInfo { requires_key: false, ..openai_compatible("vllm", "http://127.0.0.1:8000/v1") },
-    ProviderInfo { name: "mock", kind: ProviderKind::Mock, default_base_url: "", requires_key: false },
+    ProviderInfo { requires_key: false, local: true, ..openai_compatible("ollama", "http://127.0.0.1:11434/v1") },
+    ProviderInfo { requires_key: false, local: true, ..openai_compatible("vllm", "http://127.0.0.1:8000/v1") },
+    ProviderInfo { name: "mock", kind: ProviderKind::Mock, default_base_url: "", requires_key: false, local: false },
 ];
 
 pub fn find(name: &str) -> Option<&'static ProviderInfo> {

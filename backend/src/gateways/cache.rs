@@ -1,20 +1,30 @@
 //! The data plane's view of gateways: an in-memory map keyed by the SHA-256 of the
-//! secret (and by id, for the `x-gateway-id` form). A miss loads once from the
-//! database; misses are cached too, so a flood of wrong secrets cannot reach the
-//! database more than once per secret per TTL. Rotation and deletion in this process
-//! invalidate at once; other processes see them within the TTL.
+//! secret (and by id, for the `x-gateway-id` form). Rotation and deletion in this
+//! process invalidate at once; other processes see them within the TTL.
+//!
+//! Unauthenticated load must not reach the tenants, so a miss is paid for once:
+//! - a secret that is not in the format Tollgate issues never causes a lookup;
+//! - concurrent misses for the same key share one lookup;
+//! - at most a few lookups run at once, so a flood cannot take the database pool;
+//! - misses are remembered in maps of their own with their own bound, so a flood
+//!   of made-up secrets never evicts the gateways that are really in use.
 
 use std::{
+    future::Future,
     hash::Hash,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
 use dashmap::DashMap;
+use tokio::sync::{OnceCell, Semaphore};
 
 use super::store::{self, GatewayRow};
 use crate::{
-    auth::secrets::SecretHash,
+    auth::secrets::{self, SecretHash},
     db::{Db, DbError},
     ids::{GatewayId, UserId},
 };
@@ -36,73 +46,145 @@ impl GatewayAuth {
     }
 }
 
-struct Entry {
-    auth: Option<GatewayAuth>,
-    loaded_at: Instant,
+/// Database lookups for cache misses allowed at once.
+const CONCURRENT_LOOKUPS: usize = 4;
+
+/// Cached answers for one kind of key: the gateways found, and the keys that
+/// named none, each map with its own bound.
+struct Index<K> {
+    found: DashMap<K, (GatewayAuth, Instant)>,
+    missing: DashMap<K, Instant>,
+    /// Lookups in flight, shared by concurrent misses of the same key.
+    loading: DashMap<K, Arc<OnceCell<Option<GatewayAuth>>>>,
+}
+
+impl<K: Eq + Hash + Clone> Index<K> {
+    fn new() -> Self {
+        Self { found: DashMap::new(), missing: DashMap::new(), loading: DashMap::new() }
+    }
 }
 
 pub struct GatewayCache {
     db: Db,
-    by_secret: DashMap<SecretHash, Entry>,
-    by_id: DashMap<GatewayId, Entry>,
+    by_secret: Index<SecretHash>,
+    by_id: Index<GatewayId>,
     ttl: Duration,
-    max_entries: usize,
+    max_found: usize,
+    max_missing: usize,
+    lookups: Semaphore,
+    lookups_made: AtomicU64,
     /// Bumped by every invalidation, so a load that raced with one is not cached.
     generation: AtomicU64,
 }
 
 impl GatewayCache {
-    pub fn new(db: Db, ttl: Duration, max_entries: usize) -> Self {
-        Self { db, by_secret: DashMap::new(), by_id: DashMap::new(), ttl, max_entries, generation: AtomicU64::new(0) }
+    pub fn new(db: Db, ttl: Duration, max_found: usize, max_missing: usize) -> Self {
+        Self {
+            db,
+            by_secret: Index::new(),
+            by_id: Index::new(),
+            ttl,
+            max_found,
+            max_missing,
+            lookups: Semaphore::new(CONCURRENT_LOOKUPS),
+            lookups_made: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// The gateway whose secret this is, if any.
     pub async fn by_secret(&self, secret: &str) -> Result<Option<GatewayAuth>, DbError> {
-        let hash = SecretHash::of(secret);
-        if let Some(hit) = self.fresh(&self.by_secret, &hash) {
-            return Ok(hit.filter(|auth| auth.secret_hash.matches(&hash)));
+        if !secrets::looks_issued(secret) {
+            return Ok(None);
         }
-        let generation = self.generation.load(Ordering::Acquire);
-        let row = self.db.run(move |conn| store::find_by_secret_hash(conn, hash)).await?;
-        let auth = row.and_then(GatewayAuth::from_row).filter(|auth| auth.secret_hash.matches(&hash));
-        self.store(&self.by_secret, hash, auth.clone(), generation);
-        Ok(auth)
+        let hash = SecretHash::of(secret);
+        let auth = self
+            .get(&self.by_secret, hash, || async move {
+                let row = self.db.run(move |conn| store::find_by_secret_hash(conn, hash)).await?;
+                Ok(row.and_then(GatewayAuth::from_row))
+            })
+            .await?;
+        Ok(auth.filter(|auth| auth.secret_hash.matches(&hash)))
     }
 
     /// The gateway with this id, if any (its secret still has to be checked).
     pub async fn by_id(&self, id: GatewayId) -> Result<Option<GatewayAuth>, DbError> {
-        if let Some(hit) = self.fresh(&self.by_id, &id) {
-            return Ok(hit);
-        }
-        let generation = self.generation.load(Ordering::Acquire);
-        let row = self.db.run(move |conn| store::find_by_id(conn, id)).await?;
-        let auth = row.and_then(GatewayAuth::from_row);
-        self.store(&self.by_id, id, auth.clone(), generation);
-        Ok(auth)
+        self.get(&self.by_id, id, || async move {
+            let row = self.db.run(move |conn| store::find_by_id(conn, id)).await?;
+            Ok(row.and_then(GatewayAuth::from_row))
+        })
+        .await
     }
 
     /// Forgets everything known about a gateway: its old secret stops working at once.
     pub fn invalidate(&self, id: GatewayId) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.by_id.remove(&id);
-        self.by_secret.retain(|_, entry| entry.auth.as_ref().is_none_or(|auth| auth.gateway_id != id));
+        self.by_id.found.remove(&id);
+        self.by_secret.found.retain(|_, (auth, _)| auth.gateway_id != id);
     }
 
-    fn fresh<K: Eq + Hash>(&self, map: &DashMap<K, Entry>, key: &K) -> Option<Option<GatewayAuth>> {
-        let entry = map.get(key)?;
-        (entry.loaded_at.elapsed() < self.ttl).then(|| entry.auth.clone())
+    async fn get<K, F, Fut>(&self, index: &Index<K>, key: K, load: F) -> Result<Option<GatewayAuth>, DbError>
+    where
+        K: Eq + Hash + Clone,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<GatewayAuth>, DbError>>,
+    {
+        if let Some(hit) = index.found.get(&key).filter(|e| e.1.elapsed() < self.ttl) {
+            return Ok(Some(hit.0.clone()));
+        }
+        if index.missing.get(&key).is_some_and(|at| at.elapsed() < self.ttl) {
+            return Ok(None);
+        }
+        let cell = index.loading.entry(key.clone()).or_default().clone();
+        let result = cell
+            .get_or_try_init(|| async {
+                let generation = self.generation.load(Ordering::Acquire);
+                let _permit = self.lookups.acquire().await.expect("the lookup semaphore is never closed");
+                self.lookups_made.fetch_add(1, Ordering::Relaxed);
+                let auth = load().await?;
+                self.remember(index, key.clone(), auth.clone(), generation);
+                Ok(auth)
+            })
+            .await
+            .cloned();
+        index.loading.remove_if(&key, |_, loading| Arc::ptr_eq(loading, &cell));
+        result
     }
 
-    fn store<K: Eq + Hash>(&self, map: &DashMap<K, Entry>, key: K, auth: Option<GatewayAuth>, generation: u64) {
+    fn remember<K: Eq + Hash>(&self, index: &Index<K>, key: K, auth: Option<GatewayAuth>, generation: u64) {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        if map.len() >= self.max_entries {
-            map.retain(|_, entry| entry.loaded_at.elapsed() < self.ttl);
-            if map.len() >= self.max_entries {
-                map.clear();
+        let now = Instant::now();
+        match auth {
+            Some(auth) => {
+                if index.found.len() >= self.max_found {
+                    index.found.retain(|_, (_, at)| at.elapsed() < self.ttl);
+                }
+                // Full of live gateways: serve this one uncached rather than evict any.
+                if index.found.len() < self.max_found {
+                    index.found.insert(key, (auth, now));
+                }
+            }
+            None => {
+                if index.missing.len() >= self.max_missing {
+                    index.missing.retain(|_, at| at.elapsed() < self.ttl);
+                    if index.missing.len() >= self.max_missing {
+                        index.missing.clear();
+                    }
+                }
+                index.missing.insert(key, now);
             }
         }
-        map.insert(key, Entry { auth, loaded_at: Instant::now() });
+    }
+
+    /// Database lookups made so far.
+    pub fn lookups_made(&self) -> u64 {
+        self.lookups_made.load(Ordering::Relaxed)
+    }
+
+    /// How many entries each map holds: (found, missing), over both kinds of key.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.by_secret.found.len() + self.by_id.found.len(), self.by_secret.missing.len() + self.by_id.missing.len())
     }
 }

@@ -1,25 +1,47 @@
 //! Answers to OpenAI chat completion requests: the last user message echoed back,
 //! with usage numbers in the shape (and roughly the size) a real provider reports.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    borrow::Cow,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, value::RawValue, Value};
 
+/// Longest answer, in characters: a long prompt is echoed by its beginning, so
+/// the answer costs the same small memory whatever the request's size.
+pub const MAX_ANSWER_CHARS: usize = 2000;
+
+/// A chat request as the mock reads it: message texts are borrowed from the body.
 #[derive(Deserialize)]
-pub struct MockRequest {
-    #[serde(default)]
-    pub model: String,
-    #[serde(default)]
-    pub messages: Vec<Value>,
+pub struct MockRequest<'a> {
+    #[serde(default, borrow)]
+    pub model: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub messages: Vec<MockMessage<'a>>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]
-    pub stream_options: Option<Value>,
+    pub stream_options: Option<StreamOptions>,
 }
 
-impl MockRequest {
-    pub fn parse(body: &[u8]) -> Result<Self, String> {
+#[derive(Deserialize)]
+pub struct MockMessage<'a> {
+    #[serde(default, borrow)]
+    role: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+impl<'a> MockRequest<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, String> {
         serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))
     }
 
@@ -28,18 +50,31 @@ impl MockRequest {
     }
 
     pub fn include_usage(&self) -> bool {
-        self.stream_options.as_ref().and_then(|o| o.get("include_usage")).and_then(Value::as_bool).unwrap_or(false)
+        self.stream_options.as_ref().and_then(|o| o.include_usage).unwrap_or(false)
     }
 }
 
-/// The text of a message's content: a string, or the text parts of an array.
-fn content_text(message: &Value) -> String {
-    match message.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => {
-            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" ")
+#[derive(Deserialize)]
+struct TextPart<'a> {
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+}
+
+impl MockMessage<'_> {
+    /// The text of the content: a string, or the text parts of an array.
+    fn text(&self) -> String {
+        let Some(raw) = self.content else { return String::new() };
+        if let Ok(text) = serde_json::from_str::<Cow<str>>(raw.get()) {
+            return text.into_owned();
         }
-        _ => String::new(),
+        serde_json::from_str::<Vec<TextPart>>(raw.get())
+            .map(|parts| parts.iter().filter_map(|p| p.text.as_deref()).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
+
+    /// About how many tokens the content holds, read from its raw size (no copy).
+    fn tokens(&self) -> u64 {
+        self.content.map_or(0, |raw| (raw.get().len() as u64).div_ceil(4))
     }
 }
 
@@ -63,17 +98,20 @@ impl Answer {
             .messages
             .iter()
             .rev()
-            .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-            .map(content_text)
+            .find(|m| m.role.as_deref() == Some("user"))
+            .map(MockMessage::text)
             .filter(|t| !t.trim().is_empty());
-        let content = last_user.unwrap_or_else(|| "Hello from the mock provider.".to_string());
+        let mut content = last_user.unwrap_or_else(|| "Hello from the mock provider.".to_string());
+        if let Some((cut, _)) = content.char_indices().nth(MAX_ANSWER_CHARS) {
+            content.truncate(cut);
+        }
         // Every message costs its text plus a few tokens of framing, as with OpenAI.
-        let prompt_tokens = 3 + request.messages.iter().map(|m| 4 + estimate_tokens(&content_text(m))).sum::<u64>();
+        let prompt_tokens = 3 + request.messages.iter().map(|m| 4 + m.tokens().max(1)).sum::<u64>();
         let completion_tokens = estimate_tokens(&content);
         Answer {
             id: format!("chatcmpl-mock{}", uuid::Uuid::new_v4().simple()),
             created: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-            model: request.model.clone(),
+            model: request.model.to_string(),
             content,
             prompt_tokens,
             completion_tokens,
@@ -117,27 +155,42 @@ impl Answer {
         })
     }
 
-    /// The SSE events of a streamed answer, `data: ...\n\n` each, ending with `[DONE]`.
-    /// The usage chunk (empty `choices`) comes only when asked for, as with OpenAI.
-    pub fn sse_events(&self, include_usage: bool) -> Vec<String> {
-        let mut chunks = vec![self.chunk(json!({"role": "assistant", "content": ""}), None)];
-        for piece in self.content.split_inclusive(' ') {
-            chunks.push(self.chunk(json!({"content": piece}), None));
-        }
-        chunks.push(self.chunk(json!({}), Some("stop")));
-        if include_usage {
-            chunks.push(json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [],
-                "usage": self.usage(),
-            }));
-        }
-        let mut events: Vec<String> = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
-        events.push("data: [DONE]\n\n".to_string());
-        events
+    /// The SSE events of a streamed answer, `data: ...\n\n` each, ending with `[DONE]`,
+    /// made one by one as they are sent. The usage chunk (empty `choices`) comes only
+    /// when asked for, as with OpenAI.
+    pub fn sse_events(self, include_usage: bool) -> impl Iterator<Item = String> + Send + 'static {
+        let first = self.chunk(json!({"role": "assistant", "content": ""}), None);
+        let mut answer = Some(self);
+        let (mut at, mut tail) = (0, 0);
+        std::iter::once(first)
+            .chain(std::iter::from_fn(move || {
+                let current = answer.as_ref()?;
+                if at < current.content.len() {
+                    // Word by word, each with its trailing space.
+                    let rest = &current.content[at..];
+                    let piece = &rest[..rest.find(' ').map_or(rest.len(), |i| i + 1)];
+                    at += piece.len();
+                    return Some(current.chunk(json!({ "content": piece }), None));
+                }
+                tail += 1;
+                match tail {
+                    1 => Some(current.chunk(json!({}), Some("stop"))),
+                    2 if include_usage => Some(json!({
+                        "id": current.id,
+                        "object": "chat.completion.chunk",
+                        "created": current.created,
+                        "model": current.model,
+                        "choices": [],
+                        "usage": current.usage(),
+                    })),
+                    _ => {
+                        answer = None;
+                        None
+                    }
+                }
+            }))
+            .map(|chunk| format!("data: {chunk}\n\n"))
+            .chain(std::iter::once("data: [DONE]\n\n".to_string()))
     }
 }
 

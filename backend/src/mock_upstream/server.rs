@@ -7,6 +7,8 @@
 //! - a model containing `hang` never answers (timeouts);
 //! - a model containing `slow` streams one chunk every 100 ms;
 //! - a model containing `cut` ends the stream halfway without `[DONE]`;
+//! - a model containing `stall` sends half the stream, then nothing, forever;
+//! - a model containing `huge-event` streams one event larger than any gateway relays;
 //! - a key containing `ratelimited` gets 429, one containing `invalid` gets 401.
 
 use std::{
@@ -162,21 +164,24 @@ async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpRes
     if !request.streaming() {
         return HttpResponse::Ok().json(answer.completion());
     }
-    let mut events = answer.sse_events(request.include_usage());
-    if request.model.contains("cut") {
+    let delay = if request.model.contains("slow") { Duration::from_millis(100) } else { options.chunk_delay };
+    let model = request.model.to_string();
+    let mut events: Vec<String> = answer.sse_events(request.include_usage()).collect();
+    if model.contains("cut") || model.contains("stall") {
         events.truncate(events.len() / 2);
     }
-    let delay = if request.model.contains("slow") { Duration::from_millis(100) } else { options.chunk_delay };
-    HttpResponse::Ok().content_type("text/event-stream").insert_header(("cache-control", "no-cache")).streaming(paced(
-        events,
-        Duration::ZERO,
-        delay,
-    ))
+    if model.contains("huge-event") {
+        events.insert(1, format!("data: {{\"pad\":\"{}\"}}\n\n", "x".repeat(4 * 1024 * 1024)));
+    }
+    let body = paced(events, Duration::ZERO, delay);
+    let body: futures_util::stream::BoxStream<'static, _> =
+        if model.contains("stall") { body.chain(stream::pending()).boxed() } else { body.boxed() };
+    HttpResponse::Ok().content_type("text/event-stream").insert_header(("cache-control", "no-cache")).streaming(body)
 }
 
 /// Chunks as a body stream: the first after `first`, the others `between` apart.
 pub fn paced(
-    events: Vec<String>,
+    events: impl IntoIterator<Item = String, IntoIter: Send + 'static>,
     first: Duration,
     between: Duration,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {

@@ -2,8 +2,15 @@
 //! `x-gateway-id` + `x-gateway-authorization`, or `Authorization: Bearer <secret>`.
 //! With the `x-gateway-*` pair, an `Authorization` header is the caller's own
 //! provider key for this one call.
+//!
+//! A failed authentication belongs to nobody: it is never metered for the gateway
+//! it names (anyone can name a gateway id), only counted in `/metrics` without a
+//! gateway label and logged at a bounded rate.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::HttpRequest;
+use prometheus::IntCounterVec;
 
 use crate::{
     auth::{jwt::bearer_token, secrets::SecretHash},
@@ -18,16 +25,64 @@ pub struct Caller {
     pub provider_key: Option<String>,
 }
 
-pub struct Rejection {
-    pub error: OpenAiError,
-    /// Set when the gateway is known (a wrong secret for a real gateway id), so the
-    /// failed call is metered for its owner.
-    pub gateway: Option<GatewayAuth>,
+/// Why credentials were refused: the `reason` label of `tollgate_auth_failures_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    Missing,
+    Incomplete,
+    UnknownSecret,
+    WrongSecret,
 }
 
-impl From<OpenAiError> for Rejection {
-    fn from(error: OpenAiError) -> Self {
-        Self { error, gateway: None }
+impl Refusal {
+    fn label(self) -> &'static str {
+        match self {
+            Refusal::Missing => "missing",
+            Refusal::Incomplete => "incomplete",
+            Refusal::UnknownSecret => "unknown_secret",
+            Refusal::WrongSecret => "wrong_secret",
+        }
+    }
+
+    fn error(self) -> OpenAiError {
+        match self {
+            Refusal::Missing => OpenAiError::unauthorized(
+                "Missing gateway credentials: send Authorization: Bearer <gateway secret> (the api_key of your OpenAI client)",
+            ),
+            Refusal::Incomplete => OpenAiError::unauthorized(
+                "Send both x-gateway-id and x-gateway-authorization, or only Authorization: Bearer <gateway secret>",
+            ),
+            Refusal::UnknownSecret => OpenAiError::unauthorized("Invalid gateway secret"),
+            Refusal::WrongSecret => OpenAiError::unauthorized("Invalid gateway id or gateway secret"),
+        }
+    }
+}
+
+/// Failed authentications: counted, and logged at most once a second with how
+/// many were left out, so a flood cannot fill the logs.
+pub struct AuthFailures {
+    counter: IntCounterVec,
+    last_logged_s: AtomicU64,
+    unlogged: AtomicU64,
+}
+
+impl AuthFailures {
+    pub fn new(counter: IntCounterVec) -> Self {
+        Self { counter, last_logged_s: AtomicU64::new(0), unlogged: AtomicU64::new(0) }
+    }
+
+    fn record(&self, req: &HttpRequest, refusal: Refusal) -> OpenAiError {
+        self.counter.with_label_values(&[refusal.label()]).inc();
+        let now = chrono::Utc::now().timestamp() as u64;
+        let last = self.last_logged_s.load(Ordering::Relaxed);
+        if now > last && self.last_logged_s.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            let also = self.unlogged.swap(0, Ordering::Relaxed);
+            let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+            tracing::warn!(reason = refusal.label(), %peer, similar_unlogged = also, "gateway authentication failed");
+        } else {
+            self.unlogged.fetch_add(1, Ordering::Relaxed);
+        }
+        refusal.error()
     }
 }
 
@@ -35,38 +90,38 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name)?.to_str().ok().map(str::trim).filter(|v| !v.is_empty())
 }
 
-pub async fn authenticate(req: &HttpRequest, cache: &GatewayCache) -> Result<Caller, Rejection> {
+pub async fn authenticate(
+    req: &HttpRequest,
+    cache: &GatewayCache,
+    failures: &AuthFailures,
+) -> Result<Caller, OpenAiError> {
     let unavailable = |e| {
         tracing::error!(error = %e, "gateway lookup failed");
         OpenAiError::unavailable()
     };
+    let refuse = |refusal| Err(failures.record(req, refusal));
     match (header(req, "x-gateway-id"), header(req, "x-gateway-authorization")) {
         (Some(id), Some(secret)) => {
             let secret = secret.strip_prefix("Bearer ").unwrap_or(secret).trim();
-            let invalid = || OpenAiError::unauthorized("Invalid gateway id or gateway secret");
-            let id: GatewayId = id.parse().map_err(|_| invalid())?;
-            let gateway = cache.by_id(id).await.map_err(unavailable)?.ok_or_else(invalid)?;
+            let Ok(id) = id.parse::<GatewayId>() else { return refuse(Refusal::WrongSecret) };
+            let Some(gateway) = cache.by_id(id).await.map_err(unavailable)? else {
+                return refuse(Refusal::WrongSecret);
+            };
             if !gateway.secret_hash.matches(&SecretHash::of(secret)) {
-                return Err(Rejection { error: invalid(), gateway: Some(gateway) });
+                return refuse(Refusal::WrongSecret);
             }
-            Ok(Caller { gateway, provider_key: bearer_token(req).map(String::from) })
+            // An SDK given the gateway secret as its api_key sends it here too: that
+            // is not a provider key, and the secret never leaves for a provider.
+            let provider_key = bearer_token(req).filter(|key| *key != secret).map(String::from);
+            Ok(Caller { gateway, provider_key })
         }
-        (Some(_), None) | (None, Some(_)) => Err(OpenAiError::unauthorized(
-            "Send both x-gateway-id and x-gateway-authorization, or only Authorization: Bearer <gateway secret>",
-        )
-        .into()),
+        (Some(_), None) | (None, Some(_)) => refuse(Refusal::Incomplete),
         (None, None) => {
-            let secret = bearer_token(req).ok_or_else(|| {
-                OpenAiError::unauthorized(
-                    "Missing gateway credentials: send Authorization: Bearer <gateway secret> (the api_key of your OpenAI client)",
-                )
-            })?;
-            let gateway = cache
-                .by_secret(secret)
-                .await
-                .map_err(unavailable)?
-                .ok_or_else(|| OpenAiError::unauthorized("Invalid gateway secret"))?;
-            Ok(Caller { gateway, provider_key: None })
+            let Some(secret) = bearer_token(req) else { return refuse(Refusal::Missing) };
+            match cache.by_secret(secret).await.map_err(unavailable)? {
+                Some(gateway) => Ok(Caller { gateway, provider_key: None }),
+                None => refuse(Refusal::UnknownSecret),
+            }
         }
     }
 }

@@ -2,6 +2,9 @@
 //! with the pace of a real provider (a first token after a few tens of
 //! milliseconds, then a steady stream), so a fresh install shows believable
 //! latencies without any key. `mock/slow-echo` streams slowly on purpose.
+//! It reads the request without copying it and answers with at most
+//! `MAX_ANSWER_CHARS`, made chunk by chunk as they are sent, so a huge request
+//! costs no more than a small one.
 
 use std::time::Duration;
 
@@ -41,14 +44,14 @@ pub fn reply(body: &Bytes) -> Reply {
         }
     };
     let answer = Answer::to(&request);
-    let events = answer.sse_events(request.include_usage());
     let (first, between) = (first_token(&answer), between_chunks(&request.model));
     if !request.streaming() {
-        // The whole answer arrives when the last chunk would have.
-        let total = first + between * events.len().saturating_sub(1) as u32;
-        let body = paced(vec![answer.completion().to_string()], total, Duration::ZERO).map_err(|e| e.to_string());
+        // The whole answer arrives when the last chunk would have: one per word.
+        let chunks = answer.content.split_inclusive(' ').count() as u32 + 1;
+        let body = paced([answer.completion().to_string()], first + between * chunks, Duration::ZERO)
+            .map_err(|e| e.to_string());
         return reply(StatusCode::OK, "application/json", Box::pin(body));
     }
-    let stream = paced(events, first, between).map_err(|e| e.to_string());
+    let stream = paced(answer.sse_events(request.include_usage()), first, between).map_err(|e| e.to_string());
     reply(StatusCode::OK, "text/event-stream", Box::pin(stream))
 }

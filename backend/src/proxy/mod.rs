@@ -10,5 +10,8 @@ mod request;
 pub mod routes;
 mod upstream;
 
-pub use routes::{config, Proxy};
+pub use auth::AuthFailures;
+pub use record::ShutdownFlag;
+pub use relay::StreamLimits;
+pub use routes::{config, BodyMemory, Proxy};
 pub use upstream::Upstreams;

@@ -1,16 +1,40 @@
 //! The metering of one call: filled in as the call goes, turned into its
-//! RequestEvent when the call ends, however it ends.
+//! RequestEvent when the call ends, however it ends. A record dropped before it
+//! was finished (the client hung up, or shutdown cut the call short) still
+//! becomes an event, so every call is metered exactly once.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
 
 use crate::{
     catalog::{Price, Usage},
-    events::{truncate_message, RequestEvent},
+    error::OpenAiError,
+    events::{truncate_message, EventSink, RequestEvent},
     gateways::GatewayAuth,
     ids::EventId,
 };
+
+/// Set once the server begins to shut down: calls cut short after that are the
+/// server's doing, not the client's.
+#[derive(Clone, Default)]
+pub struct ShutdownFlag(Arc<AtomicBool>);
+
+impl ShutdownFlag {
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
 
 pub struct CallRecord {
     started: Instant,
@@ -20,22 +44,48 @@ pub struct CallRecord {
     gateway: GatewayAuth,
     pub model: String,
     pub upstream_model: String,
-    pub provider: String,
+    pub provider: &'static str,
     pub streaming: bool,
     pub price: Option<Price>,
     pub attempts: u32,
     pub key_hint: Option<String>,
     pub ttft: Option<Duration>,
+    sink: EventSink,
+    shutdown: ShutdownFlag,
+    /// Set when the event was emitted; a record is metered once.
+    done: bool,
 }
 
-/// Why a call failed, as kept in its event.
+/// Why a call failed, as kept in its event: the error's type (OpenAI's
+/// `invalid_request_error`, `api_error`, ..., or the provider's own), its machine
+/// code where it has one, and the message.
 pub struct Failure {
     pub kind: String,
+    pub code: Option<String>,
     pub message: String,
 }
 
+impl Failure {
+    pub fn new(kind: &str, code: &str, message: impl Into<String>) -> Self {
+        Self { kind: kind.to_string(), code: Some(code.to_string()), message: message.into() }
+    }
+}
+
+impl From<&OpenAiError> for Failure {
+    fn from(error: &OpenAiError) -> Self {
+        Self { kind: error.kind.to_string(), code: error.code.map(String::from), message: error.message.clone() }
+    }
+}
+
 impl CallRecord {
-    pub fn start(started: Instant, request_id: String, event_id: EventId, gateway: GatewayAuth) -> Self {
+    pub fn start(
+        started: Instant,
+        request_id: String,
+        event_id: EventId,
+        gateway: GatewayAuth,
+        sink: EventSink,
+        shutdown: ShutdownFlag,
+    ) -> Self {
         Self {
             started,
             ts: Utc::now() - started.elapsed(),
@@ -44,37 +94,61 @@ impl CallRecord {
             gateway,
             model: String::new(),
             upstream_model: String::new(),
-            provider: String::new(),
+            provider: "",
             streaming: false,
             price: None,
             attempts: 0,
             key_hint: None,
             ttft: None,
+            sink,
+            shutdown,
+            done: false,
         }
+    }
+
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 
-    pub fn finish(self, status_code: u16, usage: Usage, failure: Option<Failure>) -> RequestEvent {
+    /// Meters the call as ended with this status.
+    pub fn finish(mut self, status_code: u16, usage: Usage, failure: Option<Failure>) {
+        self.emit(status_code, usage, failure);
+    }
+
+    /// Meters a call that failed with a gateway error.
+    pub fn fail(self, error: &OpenAiError) {
+        self.finish(error.status.as_u16(), Usage::default(), Some(error.into()));
+    }
+
+    fn emit(&mut self, status_code: u16, usage: Usage, failure: Option<Failure>) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
         let ok = status_code < 400 && failure.is_none();
         let cost_nanousd = self.price.map_or(0, |p| p.cost_nanousd(&usage));
-        RequestEvent {
+        let (error_type, error_message) = match failure {
+            Some(f) => (Some(f.kind), Some(truncate_message(&f.message))),
+            None => (None, None),
+        };
+        self.sink.emit(RequestEvent {
             id: self.event_id,
-            request_id: self.request_id,
+            request_id: std::mem::take(&mut self.request_id),
             gateway_id: self.gateway.gateway_id,
             user_id: self.gateway.user_id,
             ts: DateTime::from_timestamp_millis(self.ts.timestamp_millis()).unwrap_or(self.ts),
             endpoint: "/chat/completions".into(),
-            model: self.model,
-            upstream_model: self.upstream_model,
-            provider: self.provider,
+            model: std::mem::take(&mut self.model),
+            upstream_model: std::mem::take(&mut self.upstream_model),
+            provider: self.provider.to_string(),
             streaming: self.streaming,
             status_code,
             ok,
-            error_type: failure.as_ref().map(|f| f.kind.clone()),
-            error_message: failure.as_ref().map(|f| truncate_message(&f.message)),
+            error_type,
+            error_message,
             tokens_prompt: usage.prompt,
             tokens_completion: usage.completion,
             tokens_cached: usage.cached,
@@ -82,7 +156,39 @@ impl CallRecord {
             latency_ms: self.started.elapsed().as_millis() as u64,
             ttft_ms: self.ttft.map(|t| t.as_millis() as u64),
             attempts: self.attempts,
-            key_hint: self.key_hint,
+            key_hint: self.key_hint.take(),
+        });
+    }
+}
+
+impl CallRecord {
+    /// Meters a call that ended without its answer being delivered: the client
+    /// went away (499, as nginx logs it), or shutdown cut it short (503).
+    pub fn abandon(mut self, usage: Usage) {
+        self.emit_abandoned(usage);
+    }
+
+    fn emit_abandoned(&mut self, usage: Usage) {
+        let (status, failure) = if self.shutdown.is_raised() {
+            (503, Failure::new("api_error", "server_shutdown", "the gateway shut down before the call completed"))
+        } else {
+            (
+                499,
+                Failure::new(
+                    "client_error",
+                    "client_closed_request",
+                    "the client disconnected before the answer completed",
+                ),
+            )
+        };
+        self.emit(status, usage, Some(failure));
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        if !self.done {
+            self.emit_abandoned(Usage::default());
         }
     }
 }

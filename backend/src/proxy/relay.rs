@@ -4,8 +4,10 @@
 //! client did not ask for it).
 
 use std::{
+    future::Future,
     pin::Pin,
     task::{Context, Poll},
+    time::{Duration, Instant},
 };
 
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
@@ -14,15 +16,25 @@ use futures_util::{Stream, StreamExt};
 use memchr::memmem;
 use serde::{de::IgnoredAny, Deserialize};
 use serde_json::Value;
+use tokio::time::Sleep;
 
 use super::{
     record::{CallRecord, Failure},
     upstream::{BodyStream, Reply},
 };
-use crate::{catalog::Usage, error::OpenAiError, events::EventSink};
+use crate::{catalog::Usage, error::OpenAiError};
 
 /// Largest non-streamed answer read from a provider.
-const MAX_BODY: usize = 64 * 1024 * 1024;
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest single SSE event relayed; a provider's events are a few kilobytes.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// How long a stream may go without a byte, and how long it may last in all.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamLimits {
+    pub idle: Duration,
+    pub total: Duration,
+}
 
 #[derive(Deserialize)]
 struct UsageJson {
@@ -61,61 +73,67 @@ fn describe_error(error: Option<&Value>, status: StatusCode) -> Failure {
     let message = field("message")
         .or_else(|| error.and_then(Value::as_str).map(String::from))
         .unwrap_or_else(|| format!("provider answered with status {}", status.as_u16()));
-    let kind = field("type").or_else(|| field("code")).unwrap_or_else(|| "upstream_error".into());
-    Failure { kind, message }
+    let code = field("code");
+    let kind = field("type").unwrap_or_else(|| "api_error".into());
+    Failure { kind, code: code.or_else(|| Some("upstream_error".into())), message }
 }
 
-async fn read_all(mut body: BodyStream) -> Result<Bytes, String> {
-    let mut out = BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        out.extend_from_slice(&chunk?);
-        if out.len() > MAX_BODY {
-            return Err(format!("provider answer is larger than {MAX_BODY} bytes"));
+/// Reads a whole answer by the deadline: the error, if any, for `provider`.
+async fn read_all(mut body: BodyStream, deadline: Instant, provider: &str) -> Result<Bytes, OpenAiError> {
+    let read = async {
+        let mut out = BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            out.extend_from_slice(&chunk.map_err(|_| OpenAiError::upstream_failed(provider, 502))?);
+            if out.len() > MAX_BODY {
+                return Err(OpenAiError::upstream_too_large(provider, MAX_BODY));
+            }
         }
-    }
-    Ok(out.freeze())
+        Ok(out.freeze())
+    };
+    tokio::time::timeout_at(deadline.into(), read)
+        .await
+        .unwrap_or_else(|_| Err(OpenAiError::upstream_timeout(provider)))
 }
 
 /// A whole (non-streamed, or failed) answer.
-pub async fn relay_whole(reply: Reply, record: CallRecord, sink: &EventSink) -> HttpResponse {
+pub async fn relay_whole(reply: Reply, record: CallRecord, deadline: Instant) -> HttpResponse {
     let status = reply.status;
-    let provider = record.provider.clone();
     let content_type = reply.content_type.clone().unwrap_or_else(|| "application/json".into());
-    let body = match read_all(reply.body).await {
+    let body = match read_all(reply.body, deadline, record.provider).await {
         Ok(body) => body,
-        Err(message) => {
-            let error = OpenAiError::upstream_failed(&provider, status.as_u16());
-            sink.emit(record.finish(
-                error.status.as_u16(),
-                Usage::default(),
-                Some(Failure { kind: "upstream_error".into(), message }),
-            ));
+        Err(error) => {
+            record.fail(&error);
             return error.error_response();
         }
     };
     if status.is_success() {
         let usage =
             serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.usage).map(Usage::from).unwrap_or_default();
-        sink.emit(record.finish(status.as_u16(), usage, None));
+        record.finish(status.as_u16(), usage, None);
         return HttpResponse::build(status).content_type(content_type).body(body);
     }
     let error = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.error);
-    sink.emit(record.finish(status.as_u16(), Usage::default(), Some(describe_error(error.as_ref(), status))));
+    let provider = record.provider;
+    record.finish(status.as_u16(), Usage::default(), Some(describe_error(error.as_ref(), status)));
     if error.is_some() {
         // The provider's own error, as its SDK would have seen it.
         HttpResponse::build(status).content_type(content_type).body(body)
     } else {
-        OpenAiError::upstream_failed(&provider, status.as_u16()).error_response()
+        OpenAiError::upstream_failed(provider, status.as_u16()).error_response()
     }
 }
 
 /// A streamed answer: relayed event by event.
-pub fn relay_stream(reply: Reply, record: CallRecord, sink: EventSink, strip_usage: bool) -> HttpResponse {
+pub fn relay_stream(reply: Reply, record: CallRecord, strip_usage: bool, limits: StreamLimits) -> HttpResponse {
     let relay = SseRelay {
         upstream: reply.body,
         buffer: BytesMut::new(),
-        meter: Some(StreamMeter { record, sink, usage: None, saw_done: false, failure: None }),
+        scanned: 0,
+        meter: Some(StreamMeter { record, usage: None, saw_done: false, failure: None }),
         strip_usage,
+        idle: Box::pin(tokio::time::sleep(limits.idle)),
+        deadline: Box::pin(tokio::time::sleep(limits.total)),
+        idle_timeout: limits.idle,
     };
     HttpResponse::build(reply.status)
         .content_type(reply.content_type.unwrap_or_else(|| "text/event-stream".into()))
@@ -126,38 +144,46 @@ pub fn relay_stream(reply: Reply, record: CallRecord, sink: EventSink, strip_usa
 
 struct StreamMeter {
     record: CallRecord,
-    sink: EventSink,
     usage: Option<Usage>,
     saw_done: bool,
-    failure: Option<Failure>,
-}
-
-impl StreamMeter {
-    fn emit(self, status_code: u16, failure: Option<Failure>) {
-        let event = self.record.finish(status_code, self.usage.unwrap_or_default(), failure);
-        self.sink.emit(event);
-    }
+    failure: Option<(u16, Failure)>,
 }
 
 struct SseRelay {
     upstream: BodyStream,
     buffer: BytesMut,
+    /// How far `buffer` is known to hold no event boundary.
+    scanned: usize,
     /// `None` once the call is metered.
     meter: Option<StreamMeter>,
     strip_usage: bool,
+    idle: Pin<Box<Sleep>>,
+    deadline: Pin<Box<Sleep>>,
+    idle_timeout: Duration,
 }
 
-/// The end of the first complete event in `buf` (after its blank line).
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let lf = memmem::find(buf, b"\n\n").map(|i| i + 2);
-    let crlf = memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// The end of the first complete event in `buf` (after its blank line), looking
+/// from `from` on; otherwise how far the buffer holds no boundary. Each byte is
+/// looked at once however the events arrive, so a stream costs linear time.
+fn event_end(buf: &[u8], from: usize) -> Result<usize, usize> {
+    let mut at = from;
+    while let Some(i) = memchr::memchr(b'\n', &buf[at..]).map(|i| at + i) {
+        match &buf[i + 1..] {
+            [b'\n', ..] => return Ok(i + 2),
+            [b'\r', b'\n', ..] => return Ok(i + 3),
+            // Too little after this line end to tell yet.
+            [] | [b'\r'] => return Err(i),
+            _ => at = i + 1,
+        }
     }
+    Err(buf.len())
 }
 
 impl SseRelay {
+    fn provider(&self) -> &'static str {
+        self.meter.as_ref().map_or("", |m| m.record.provider)
+    }
+
     /// Looks at one event; false when it is the usage chunk the client did not ask for.
     fn inspect_event(&mut self, event: &[u8]) -> bool {
         let Some(meter) = self.meter.as_mut() else { return true };
@@ -181,7 +207,8 @@ impl SseRelay {
             if let Some(error) = peek.error {
                 let message =
                     error.get("message").and_then(Value::as_str).unwrap_or("provider reported an error mid-stream");
-                meter.failure = Some(Failure { kind: "upstream_stream_error".into(), message: message.to_string() });
+                let failure = Failure::new("api_error", "upstream_stream_error", message);
+                meter.failure = Some((502, failure));
             }
             if let Some(usage) = peek.usage {
                 meter.usage = Some(usage.into());
@@ -196,27 +223,49 @@ impl SseRelay {
     /// Takes the complete events from the buffer: the bytes to pass on.
     fn drain_events(&mut self) -> Bytes {
         let mut out = BytesMut::new();
-        while let Some(end) = event_end(&self.buffer) {
-            let event = self.buffer.split_to(end);
-            if self.inspect_event(&event) {
-                out.unsplit(event);
+        loop {
+            match event_end(&self.buffer, self.scanned) {
+                Ok(end) => {
+                    let event = self.buffer.split_to(end);
+                    self.scanned = 0;
+                    if self.inspect_event(&event) {
+                        out.unsplit(event);
+                    }
+                }
+                Err(scanned) => {
+                    self.scanned = scanned;
+                    return out.freeze();
+                }
             }
         }
-        out.freeze()
     }
 
+    /// Meters the end of the stream.
     fn finish(&mut self) {
         let Some(mut meter) = self.meter.take() else { return };
-        let failure = match meter.failure.take() {
-            Some(failure) => Some(failure),
-            None if !meter.saw_done => Some(Failure {
-                kind: "upstream_stream_incomplete".into(),
-                message: "the provider ended the stream before [DONE]".into(),
-            }),
-            None => None,
+        let (status, failure) = match meter.failure.take() {
+            Some((status, failure)) => (status, Some(failure)),
+            None if !meter.saw_done => (
+                502,
+                Some(Failure::new(
+                    "api_error",
+                    "upstream_stream_incomplete",
+                    "the provider ended the stream before [DONE]",
+                )),
+            ),
+            None => (200, None),
         };
-        let status = if failure.is_some() { 502 } else { 200 };
-        meter.emit(status, failure);
+        meter.record.finish(status, meter.usage.unwrap_or_default(), failure);
+    }
+
+    /// Ends the stream with `error`: metered, and told to the client in-band (the
+    /// status line is long gone).
+    fn fail(&mut self, error: OpenAiError) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        if let Some(meter) = self.meter.as_mut() {
+            meter.failure = Some((error.status.as_u16(), Failure::from(&error)));
+        }
+        self.finish();
+        Poll::Ready(Some(Ok(Bytes::from(format!("data: {}\n\n", error.body())))))
     }
 }
 
@@ -228,24 +277,28 @@ impl Stream for SseRelay {
             if self.meter.is_none() {
                 return Poll::Ready(None);
             }
+            if self.deadline.as_mut().poll(cx).is_ready() || self.idle.as_mut().poll(cx).is_ready() {
+                let error = OpenAiError::upstream_timeout(self.provider());
+                return self.fail(error);
+            }
             match self.upstream.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
+                    let idle_until = tokio::time::Instant::now() + self.idle_timeout;
+                    self.idle.as_mut().reset(idle_until);
                     self.buffer.extend_from_slice(&chunk);
                     let out = self.drain_events();
+                    if self.buffer.len() > MAX_EVENT_BYTES {
+                        let error = OpenAiError::upstream_too_large(self.provider(), MAX_EVENT_BYTES);
+                        return self.fail(error);
+                    }
                     if !out.is_empty() {
                         return Poll::Ready(Some(Ok(out)));
                     }
                 }
-                Poll::Ready(Some(Err(message))) => {
-                    // Tell the client in-band (the status line is long gone), and meter the failure.
-                    if let Some(meter) = self.meter.as_mut() {
-                        meter.failure =
-                            Some(Failure { kind: "upstream_stream_error".into(), message: message.clone() });
-                    }
-                    self.finish();
-                    let error = OpenAiError::upstream_failed("upstream", 502).body();
-                    return Poll::Ready(Some(Ok(Bytes::from(format!("data: {error}\n\n")))));
+                Poll::Ready(Some(Err(_))) => {
+                    let error = OpenAiError::upstream_failed(self.provider(), 502);
+                    return self.fail(error);
                 }
                 Poll::Ready(None) => {
                     // An event without its closing blank line is still an event.
@@ -260,12 +313,45 @@ impl Stream for SseRelay {
 }
 
 impl Drop for SseRelay {
-    /// The client went away before the end: the call is still metered, as 499.
+    /// The stream ended before its end was metered: still metered, with whatever
+    /// usage the provider had reported by then.
     fn drop(&mut self) {
         if let Some(meter) = self.meter.take() {
-            let failure =
-                Failure { kind: "client_closed_request".into(), message: "the client disconnected mid-stream".into() };
-            meter.emit(499, Some(failure));
+            meter.record.abandon(meter.usage.unwrap_or_default());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_end_at_a_blank_line_in_any_line_ending() {
+        assert_eq!(event_end(b"data: a\n\ndata: b\n\n", 0), Ok(9));
+        assert_eq!(event_end(b"data: a\r\n\r\ndata: b", 0), Ok(11));
+        assert_eq!(event_end(b"data: a\r\n\ndata: b", 0), Ok(10));
+        // Not yet known: the next byte decides.
+        assert_eq!(event_end(b"data: a\n", 0), Err(7));
+        assert_eq!(event_end(b"data: a\r\n\r", 0), Err(8));
+        assert_eq!(event_end(b"data: a", 0), Err(7));
+        // Resumes where it stopped.
+        assert_eq!(event_end(b"data: a\n\n", 7), Ok(9));
+    }
+
+    #[test]
+    fn a_long_event_arriving_in_small_pieces_is_scanned_once() {
+        // Each byte is looked at about once: resuming from `scanned` never rescans.
+        let mut buffer = Vec::new();
+        let mut scanned = 0;
+        let mut looked_at = 0;
+        for _ in 0..100_000 {
+            buffer.extend_from_slice(b"x\n");
+            looked_at += buffer.len() - scanned;
+            scanned = event_end(&buffer, scanned).unwrap_err();
+        }
+        assert!(looked_at < 3 * buffer.len(), "{looked_at} bytes looked at for {}", buffer.len());
+        buffer.push(b'\n');
+        assert_eq!(event_end(&buffer, scanned), Ok(buffer.len()));
     }
 }

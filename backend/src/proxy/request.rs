@@ -2,7 +2,7 @@
 //! (`model`, `stream`, `stream_options`) is read; every other field is carried
 //! as raw JSON and forwarded byte for byte.
 
-use std::{fmt, marker::PhantomData};
+use std::{collections::HashSet, fmt, marker::PhantomData};
 
 use bytes::Bytes;
 use serde::{
@@ -15,8 +15,14 @@ use crate::error::OpenAiError;
 
 const ROLES: &[&str] = &["system", "developer", "user", "assistant", "tool", "function"];
 
-/// A JSON object as its fields in order, values left raw.
+/// A JSON object as its fields in order, values left raw. A key that appears
+/// twice is an error: parsers disagree on which copy wins (serde keeps the first
+/// here, Python's json and most providers the last), so the meter could read one
+/// request while the provider runs another.
 struct RawObject<'a>(Vec<(String, &'a RawValue)>);
+
+/// The message of a repeated-key error, recognised again in `ChatRequest::parse`.
+const DUPLICATE_KEY: &str = "duplicate key ";
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -27,8 +33,22 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
                 f.write_str("a JSON object")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut fields = Vec::new();
+                let mut fields: Vec<(String, &'de RawValue)> = Vec::new();
+                // A scan is cheapest for the few keys of a real request; a set keeps
+                // an object of a million keys linear.
+                let mut seen: Option<HashSet<String>> = None;
                 while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
+                    let repeated = match &mut seen {
+                        Some(seen) => !seen.insert(key.clone()),
+                        None if fields.len() < 16 => fields.iter().any(|(k, _)| *k == key),
+                        None => {
+                            let set = seen.insert(fields.iter().map(|(k, _)| k.clone()).collect());
+                            !set.insert(key.clone())
+                        }
+                    };
+                    if repeated {
+                        return Err(serde::de::Error::custom(format_args!("{DUPLICATE_KEY}{key:?}")));
+                    }
                     fields.push((key, value));
                 }
                 Ok(RawObject(fields))
@@ -37,6 +57,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
         deserializer.deserialize_map(ObjectVisitor(PhantomData))
     }
 }
+
+/// Longest model name accepted, in bytes.
+pub const MAX_MODEL_BYTES: usize = 256;
 
 #[derive(Deserialize)]
 struct MessagePeek<'a> {
@@ -54,19 +77,20 @@ pub struct ChatRequest<'a> {
 
 impl<'a> ChatRequest<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, OpenAiError> {
-        let RawObject(fields) = serde_json::from_slice(body).map_err(|e| {
-            OpenAiError::invalid_json(format!(
-                "We could not parse the JSON body of your request ({e}). The body must be a JSON object."
-            ))
-        })?;
+        let RawObject(fields) = serde_json::from_slice(body).map_err(|e| object_error(&e, "your request"))?;
         let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.get());
 
-        let model = match field("model").map(serde_json::from_str::<Value>) {
-            None | Some(Ok(Value::Null)) => {
+        let model = match field("model") {
+            None | Some("null") => {
                 return Err(OpenAiError::invalid_request("you must provide a model parameter").with_param("model"))
             }
-            Some(Ok(Value::String(m))) if !m.trim().is_empty() => m,
-            _ => return Err(OpenAiError::invalid_request("'model' must be a non-empty string").with_param("model")),
+            // Longer than any model name could be once unescaped: not worth decoding.
+            Some(raw) if raw.len() > MAX_MODEL_BYTES * 6 + 2 => return Err(model_too_long()),
+            Some(raw) => match serde_json::from_str::<Value>(raw) {
+                Ok(Value::String(m)) if m.len() > MAX_MODEL_BYTES => return Err(model_too_long()),
+                Ok(Value::String(m)) if !m.trim().is_empty() => m,
+                _ => return Err(OpenAiError::invalid_request("'model' must be a non-empty string").with_param("model")),
+            },
         };
 
         let messages = field("messages").ok_or_else(|| {
@@ -98,20 +122,25 @@ impl<'a> ChatRequest<'a> {
             Some(Ok(flag)) => flag.unwrap_or(false),
             Some(Err(_)) => return Err(OpenAiError::invalid_request("'stream' must be a boolean").with_param("stream")),
         };
-        let wants_usage = match field("stream_options").map(serde_json::from_str::<Option<Map<String, Value>>>) {
-            None | Some(Ok(None)) => false,
-            Some(Ok(Some(options))) => match options.get("include_usage") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(flag)) => *flag,
-                Some(_) => {
-                    return Err(OpenAiError::invalid_request("'stream_options.include_usage' must be a boolean")
-                        .with_param("stream_options"))
+        let wants_usage = match field("stream_options") {
+            None | Some("null") => false,
+            Some(raw) => {
+                let RawObject(options) = serde_json::from_str(raw).map_err(|e| {
+                    let error = object_error(&e, "'stream_options'");
+                    match error.code {
+                        Some("invalid_json") => OpenAiError::invalid_request("'stream_options' must be an object"),
+                        _ => error,
+                    }
+                    .with_param("stream_options")
+                })?;
+                match options.iter().find(|(k, _)| k == "include_usage").map(|(_, v)| v.get()) {
+                    None | Some("null") | Some("false") => false,
+                    Some("true") => true,
+                    Some(_) => {
+                        return Err(OpenAiError::invalid_request("'stream_options.include_usage' must be a boolean")
+                            .with_param("stream_options"))
+                    }
                 }
-            },
-            Some(Err(_)) => {
-                return Err(
-                    OpenAiError::invalid_request("'stream_options' must be an object").with_param("stream_options")
-                )
             }
         };
         Ok(Self { model, stream, wants_usage, fields })
@@ -159,6 +188,27 @@ impl<'a> ChatRequest<'a> {
     }
 }
 
+fn model_too_long() -> OpenAiError {
+    OpenAiError::invalid_request(format!("'model' must be at most {MAX_MODEL_BYTES} bytes long")).with_param("model")
+}
+
+/// Why an object did not parse: a repeated key is named; anything else is bad JSON.
+fn object_error(error: &serde_json::Error, what: &str) -> OpenAiError {
+    let text = error.to_string();
+    match text.strip_prefix(DUPLICATE_KEY) {
+        Some(rest) => {
+            let key = rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key);
+            OpenAiError::invalid_request(format!(
+                "The JSON object of {what} repeats the key {key}. Send each key once: providers and gateways \
+                 disagree on which copy counts."
+            ))
+        }
+        None => OpenAiError::invalid_json(format!(
+            "We could not parse the JSON body of {what} ({text}). The body must be a JSON object."
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +248,70 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_is_refused_and_named() {
+        // A provider keeps the last copy of a key: with two `stream`s it would stream
+        // while the meter saw a whole answer; with two `model`s it would run the dear one.
+        for (body, key) in [
+            (
+                r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"stream":false,"stream":true}"#,
+                "stream",
+            ),
+            (r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"model":"gpt-4o"}"#, "model"),
+            (r#"{"model":"gpt-4o","mod\u0065l":"o1","messages":[{"role":"user","content":"hi"}]}"#, "model"),
+            (
+                r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":false,"include_usage":true}}"#,
+                "include_usage",
+            ),
+        ] {
+            let err = parse(body).err().unwrap_or_else(|| panic!("{body} must be refused"));
+            assert_eq!((err.status.as_u16(), err.kind), (400, "invalid_request_error"), "{body}");
+            assert!(err.message.contains(&format!("\"{key}\"")), "{} names {key}", err.message);
+        }
+        // Keys repeated deeper down are the provider's business, not the meter's.
+        let nested = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"metadata":{"a":1,"a":2}}"#;
+        assert!(parse(nested).is_ok());
+    }
+
+    #[test]
+    fn a_huge_object_is_checked_for_repeats_in_linear_time() {
+        let mut body = String::from(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]"#);
+        for i in 0..200_000 {
+            body.push_str(&format!(r#","k{i}":0"#));
+        }
+        body.push_str(r#","k7":1}"#);
+        let err = parse(&body).err().expect("the repeated k7 is found");
+        assert!(err.message.contains("\"k7\""));
+    }
+
+    #[test]
+    fn the_fields_the_gateway_acts_on_are_type_checked() {
+        let long = "m".repeat(MAX_MODEL_BYTES + 1);
+        let cases = [
+            (format!(r#"{{"model":"{long}","messages":[{{"role":"user","content":"hi"}}]}}"#), "model"),
+            (r#"{"model":"","messages":[{"role":"user","content":"hi"}]}"#.to_string(), "model"),
+            (r#"{"model":["gpt-4o"],"messages":[{"role":"user","content":"hi"}]}"#.to_string(), "model"),
+            (r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":1}"#.to_string(), "stream"),
+            (r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":"true"}"#.to_string(), "stream"),
+            (
+                r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream_options":[]}"#.to_string(),
+                "stream_options",
+            ),
+            (
+                r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":"yes"}}"#
+                    .to_string(),
+                "stream_options",
+            ),
+        ];
+        for (body, param) in cases {
+            let err = parse(&body).err().unwrap_or_else(|| panic!("{body} must be refused"));
+            assert_eq!((err.status.as_u16(), err.param), (400, Some(param)), "{body}");
+        }
+        let longest = "m".repeat(MAX_MODEL_BYTES);
+        let body = format!(r#"{{"model":"{longest}","messages":[{{"role":"user","content":"hi"}}]}}"#);
+        assert_eq!(parse(&body).unwrap().model, longest);
+    }
+
+    #[test]
     fn bad_bodies_are_explained() {
         let cases = [
             ("not json", "invalid_json", None),
@@ -221,6 +335,82 @@ mod tests {
             assert_eq!(err.param, param, "{body}");
             if !code.is_empty() {
                 assert_eq!(err.code, Some(code), "{body}");
+            }
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn json_value() -> impl Strategy<Value = String> {
+            let leaf = prop_oneof![
+                Just("null".to_string()),
+                any::<bool>().prop_map(|b| b.to_string()),
+                any::<i32>().prop_map(|n| n.to_string()),
+                "[a-z0-9/ .-]{0,12}".prop_map(|s| Value::String(s).to_string()),
+                Just(r#""mock/echo""#.to_string()),
+                Just(r#""openai/gpt-4o""#.to_string()),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+                    prop::collection::vec((key(), inner), 0..4).prop_map(|fields| object(&fields)),
+                ]
+            })
+        }
+
+        fn key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("model".to_string()),
+                Just("stream".to_string()),
+                Just("stream_options".to_string()),
+                Just("include_usage".to_string()),
+                Just("messages".to_string()),
+                "[a-z_]{1,8}",
+            ]
+        }
+
+        fn object(fields: &[(String, String)]) -> String {
+            let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{}:{v}", Value::String(k.clone()))).collect();
+            format!("{{{}}}", fields.join(","))
+        }
+
+        /// Top-level objects that are often nearly valid requests, repeated keys included.
+        fn request() -> impl Strategy<Value = String> {
+            let messages = prop_oneof![Just(r#"[{"role":"user","content":"hi"}]"#.to_string()), json_value(),];
+            (prop::collection::vec((key(), json_value()), 0..6), messages, any::<bool>()).prop_map(
+                |(mut fields, messages, with_messages)| {
+                    if with_messages {
+                        fields.push(("messages".to_string(), messages));
+                    }
+                    object(&fields)
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn what_is_metered_is_what_the_provider_reads(body in request(), rename in any::<bool>()) {
+                let body = Bytes::from(body);
+                let Ok(chat) = ChatRequest::parse(&body) else { return Ok(()) };
+                let upstream_model = if rename { "renamed-upstream" } else { chat.model.as_str() }.to_string();
+                let sent = chat.upstream_body(&body, &upstream_model);
+                // Read the way a provider reads it: the last copy of a key wins.
+                let provider: Value = serde_json::from_slice(&sent).expect("the gateway sends JSON");
+                prop_assert_eq!(provider["model"].as_str(), Some(upstream_model.as_str()));
+                prop_assert_eq!(provider["stream"].as_bool().unwrap_or(false), chat.stream);
+                if chat.stream {
+                    prop_assert_eq!(provider["stream_options"]["include_usage"].as_bool(), Some(true));
+                }
+            }
+
+            #[test]
+            fn no_byte_string_makes_the_parser_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
+                let _ = ChatRequest::parse(&body);
             }
         }
     }

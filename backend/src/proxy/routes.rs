@@ -1,7 +1,10 @@
 //! The data-plane handlers. Nothing here touches the relational database except
 //! the gateway cache's one load on a miss.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix_web::{
     http::header::{HeaderName, HeaderValue},
@@ -10,17 +13,19 @@ use actix_web::{
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::ToSchema;
 
 use super::{
-    auth::{authenticate, Caller},
-    record::{CallRecord, Failure},
-    relay::{relay_stream, relay_whole},
+    auth::{authenticate, AuthFailures},
+    record::{CallRecord, ShutdownFlag},
+    relay::{relay_stream, relay_whole, StreamLimits},
     request::ChatRequest,
     upstream::{FailureKind, Upstreams},
 };
 use crate::{
-    catalog::{price::Price, Catalog, Usage},
+    catalog::{price::Price, Catalog},
+    config::UnpricedModels,
     error::OpenAiError,
     events::EventSink,
     gateways::GatewayCache,
@@ -34,6 +39,13 @@ pub struct Proxy {
     pub upstreams: Upstreams,
     pub sink: EventSink,
     pub max_body_bytes: usize,
+    pub body_memory: BodyMemory,
+    pub auth_failures: AuthFailures,
+    pub shutdown: ShutdownFlag,
+    pub unpriced_models: UnpricedModels,
+    /// The whole call, retries included, up to the end of a non-streamed answer.
+    pub upstream_timeout: Duration,
+    pub stream_limits: StreamLimits,
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -64,21 +76,62 @@ fn with_request_id(mut response: HttpResponse, request_id: &str) -> HttpResponse
     response
 }
 
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, OpenAiError> {
+/// The memory request bodies may take at once, across all calls. A body holds
+/// its share while it is read and until the provider has it; a call that finds
+/// the budget spent waits a little, then is told to come back (503), so a few
+/// huge requests cannot exhaust the process for every tenant.
+pub struct BodyMemory {
+    kib: Arc<Semaphore>,
+}
+
+/// How long a call waits for body memory before it is refused.
+const BODY_MEMORY_WAIT: Duration = Duration::from_secs(10);
+/// What a body of unknown length reserves first, and then at each step.
+const BODY_STEP_KIB: u32 = 64;
+
+impl BodyMemory {
+    pub fn new(bytes: usize) -> Self {
+        Self { kib: Arc::new(Semaphore::new(bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS))) }
+    }
+
+    async fn reserve(&self, kib: u32) -> Result<OwnedSemaphorePermit, OpenAiError> {
+        tokio::time::timeout(BODY_MEMORY_WAIT, self.kib.clone().acquire_many_owned(kib))
+            .await
+            .map_err(|_| OpenAiError::busy())?
+            .map_err(|_| OpenAiError::busy())
+    }
+}
+
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
+/// Reads the body within `limit`, holding its share of the body memory.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    memory: &BodyMemory,
+) -> Result<(Bytes, OwnedSemaphorePermit), OpenAiError> {
     let declared =
         req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(OpenAiError::payload_too_large(limit));
     }
+    let mut held = memory.reserve(declared.map_or(BODY_STEP_KIB, kib).max(1)).await?;
     let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| OpenAiError::invalid_request("Could not read the request body"))?;
         if body.len() + chunk.len() > limit {
             return Err(OpenAiError::payload_too_large(limit));
         }
+        let needed = kib(body.len() + chunk.len());
+        if needed > held.num_permits() as u32 {
+            held.merge(memory.reserve((needed - held.num_permits() as u32).max(BODY_STEP_KIB)).await?);
+        }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok((body.freeze(), held))
 }
 
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "data plane",
@@ -89,25 +142,26 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     responses((status = 200, description = "The provider's answer (JSON, or SSE when `stream` is true)"),
         (status = 400, description = "invalid_request_error"), (status = 401, description = "authentication_error"),
         (status = 404, description = "model_not_found"), (status = 413, description = "request_too_large"),
-        (status = 502, description = "provider failed"), (status = 504, description = "provider timed out")),
+        (status = 502, description = "provider failed"), (status = 503, description = "server_busy"),
+        (status = 504, description = "provider timed out")),
     security(("gateway_secret" = [])))]
 pub async fn chat_completions(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>) -> HttpResponse {
     let started = Instant::now();
     let event_id = EventId::new();
     let request_id = request_id(&req, event_id);
-    let caller = match authenticate(&req, &proxy.cache).await {
+    let caller = match authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
         Ok(caller) => caller,
-        Err(rejection) => {
-            if let Some(gateway) = rejection.gateway {
-                let record = CallRecord::start(started, request_id.clone(), event_id, gateway);
-                let failure = Failure { kind: rejection.error.kind.into(), message: rejection.error.message.clone() };
-                proxy.sink.emit(record.finish(rejection.error.status.as_u16(), Usage::default(), Some(failure)));
-            }
-            return with_request_id(rejection.error.error_response(), &request_id);
-        }
+        Err(error) => return with_request_id(error.error_response(), &request_id),
     };
-    let record = CallRecord::start(started, request_id.clone(), event_id, caller.gateway.clone());
-    let response = proxy_call(&req, payload, &proxy, caller, record).await;
+    let record = CallRecord::start(
+        started,
+        request_id.clone(),
+        event_id,
+        caller.gateway,
+        proxy.sink.clone(),
+        proxy.shutdown.clone(),
+    );
+    let response = proxy_call(&req, payload, &proxy, caller.provider_key.as_deref(), record).await;
     with_request_id(response, &request_id)
 }
 
@@ -115,16 +169,15 @@ async fn proxy_call(
     req: &HttpRequest,
     payload: web::Payload,
     proxy: &Proxy,
-    caller: Caller,
+    provider_key: Option<&str>,
     mut record: CallRecord,
 ) -> HttpResponse {
     let fail = |record: CallRecord, error: OpenAiError| {
-        let failure = Failure { kind: error.code.unwrap_or(error.kind).into(), message: error.message.clone() };
-        proxy.sink.emit(record.finish(error.status.as_u16(), Usage::default(), Some(failure)));
+        record.fail(&error);
         error.error_response()
     };
-    let body = match read_body(req, payload, proxy.max_body_bytes).await {
-        Ok(body) => body,
+    let (body, body_memory) = match read_body(req, payload, proxy.max_body_bytes, &proxy.body_memory).await {
+        Ok(read) => read,
         Err(error) => return fail(record, error),
     };
     let chat = match ChatRequest::parse(&body) {
@@ -133,24 +186,33 @@ async fn proxy_call(
     };
     record.model = chat.model.clone();
     record.streaming = chat.stream;
-    let Some(route) = proxy.catalog.resolve(&chat.model) else {
-        return fail(record, OpenAiError::model_not_found(&chat.model));
+    let route = match proxy.catalog.resolve(&chat.model) {
+        Some(route) if proxy.upstreams.serves(route.provider) => route,
+        _ => return fail(record, OpenAiError::model_not_found(&chat.model)),
     };
-    record.provider = route.provider.name.to_string();
+    record.provider = route.provider.name;
     record.upstream_model = route.upstream_id.clone();
     record.price = route.price;
+    if route.price.is_none() && proxy.unpriced_models == UnpricedModels::Reject {
+        return fail(record, OpenAiError::unpriced_model(&chat.model));
+    }
     let upstream_body = chat.upstream_body(&body, &route.upstream_id);
     let (stream, strip_usage) = (chat.stream, !chat.wants_usage);
     drop(chat);
+    drop(body);
 
-    match proxy.upstreams.send(route.provider, upstream_body, caller.provider_key.as_deref()).await {
+    let deadline = record.started() + proxy.upstream_timeout;
+    let sent = proxy.upstreams.send(route.provider, upstream_body, provider_key, deadline).await;
+    // The provider has the body: its memory goes back to the budget.
+    drop(body_memory);
+    match sent {
         Ok(reply) => {
             record.attempts = reply.attempts;
             record.key_hint = reply.key_hint.clone();
             if stream && reply.status.is_success() {
-                relay_stream(reply, record, proxy.sink.clone(), strip_usage)
+                relay_stream(reply, record, strip_usage, proxy.stream_limits)
             } else {
-                relay_whole(reply, record, &proxy.sink).await
+                relay_whole(reply, record, deadline).await
             }
         }
         Err(failure) => {
@@ -198,13 +260,14 @@ pub struct ModelList {
     responses((status = 200, body = ModelList), (status = 401, description = "authentication_error")),
     security(("gateway_secret" = [])))]
 pub async fn list_models(req: HttpRequest, proxy: web::Data<Proxy>) -> HttpResponse {
-    if let Err(rejection) = authenticate(&req, &proxy.cache).await {
-        return rejection.error.error_response();
+    if let Err(error) = authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
+        return error.error_response();
     }
     let data = proxy
         .catalog
         .models()
         .iter()
+        .filter(|m| proxy.upstreams.serves(m.provider))
         .map(|m| ModelEntry {
             id: m.qualified_id(),
             object: "model",

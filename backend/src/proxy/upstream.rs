@@ -52,9 +52,11 @@ struct Endpoint {
 
 pub struct Upstreams {
     client: reqwest::Client,
+    /// The providers this server routes to: local servers only when the operator
+    /// named them, so no tenant can make the server call ports on its own host.
     endpoints: HashMap<&'static str, Endpoint>,
+    mock: bool,
     max_attempts: u32,
-    timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -73,26 +75,35 @@ impl Upstreams {
         let endpoints = PROVIDERS
             .iter()
             .filter(|p| p.kind == ProviderKind::OpenAiCompatible)
-            .map(|p| {
+            .filter_map(|p| {
                 let settings = config.provider(p.name);
-                let base = settings.base_url.unwrap_or_else(|| p.default_base_url.to_string());
-                (p.name, Endpoint { url: format!("{base}/chat/completions"), keys: KeyPool::new(&settings.api_keys) })
+                let base = match settings.base_url {
+                    Some(base) => base,
+                    None if p.local => return None,
+                    None => p.default_base_url.to_string(),
+                };
+                let endpoint =
+                    Endpoint { url: format!("{base}/chat/completions"), keys: KeyPool::new(&settings.api_keys) };
+                Some((p.name, endpoint))
             })
             .collect();
-        Ok(Self {
-            client,
-            endpoints,
-            max_attempts: config.upstream_max_attempts,
-            timeout: config.upstream_timeout,
-            metrics,
-        })
+        Ok(Self { client, endpoints, mock: config.mock_provider, max_attempts: config.upstream_max_attempts, metrics })
+    }
+
+    /// Whether this server routes to the provider at all.
+    pub fn serves(&self, provider: &ProviderInfo) -> bool {
+        match provider.kind {
+            ProviderKind::Mock => self.mock,
+            ProviderKind::OpenAiCompatible => self.endpoints.contains_key(provider.name),
+        }
     }
 
     /// Whether a call to this provider can be made with the operator's configuration.
     pub fn available(&self, provider: &ProviderInfo) -> bool {
-        provider.kind == ProviderKind::Mock
-            || !provider.requires_key
-            || self.endpoints.get(provider.name).is_some_and(|e| e.keys.pick(&[]).is_some())
+        self.serves(provider)
+            && (provider.kind == ProviderKind::Mock
+                || !provider.requires_key
+                || self.endpoints.get(provider.name).is_some_and(|e| e.keys.pick(&[]).is_some()))
     }
 
     pub async fn send(
@@ -100,6 +111,7 @@ impl Upstreams {
         provider: &ProviderInfo,
         body: Bytes,
         caller_key: Option<&str>,
+        deadline: Instant,
     ) -> Result<Reply, SendFailure> {
         if provider.kind == ProviderKind::Mock {
             return Ok(super::mock::reply(&body));
@@ -109,7 +121,6 @@ impl Upstreams {
             attempts: 0,
             key_hint: None,
         })?;
-        let deadline = Instant::now() + self.timeout;
         let mut tried = Vec::new();
         let mut attempts = 0;
         loop {

@@ -159,20 +159,7 @@ async fn missing_or_wrong_gateway_credentials_are_refused() {
         assert_openai_error(&body);
         assert_eq!(body["error"]["type"], "authentication_error");
     }
-    // A wrong secret for a real gateway is metered for its owner.
-    let response = app
-        .client
-        .post(app.at("/v1/chat/completions"))
-        .header("x-gateway-id", &gateway.id)
-        .header("x-gateway-authorization", "tg-wrong")
-        .json(&hello("mock/echo"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
-    let logs = app.wait_for_logs(&user, &gateway, 1).await;
-    assert_eq!((logs[0]["status_code"].as_u64(), logs[0]["ok"].as_bool()), (Some(401), Some(false)));
-    assert_eq!(logs[0]["error_type"], "authentication_error");
+    // A wrong secret for a real gateway is not the owner's call: hostile.rs shows it is not metered.
     assert!(app.mock.requests().is_empty(), "nothing reached a provider");
 }
 
@@ -311,7 +298,10 @@ async fn a_client_that_leaves_mid_stream_is_still_metered() {
     drop(body);
     let logs = app.wait_for_logs(&user, &gateway, 1).await;
     assert_eq!((logs[0]["status_code"].as_u64(), logs[0]["ok"].as_bool()), (Some(499), Some(false)));
-    assert_eq!(logs[0]["error_type"], "client_closed_request");
+    assert_eq!(
+        (logs[0]["error_type"].as_str(), logs[0]["error_code"].as_str()),
+        (Some("client_error"), Some("client_closed_request"))
+    );
 }
 
 #[tokio::test]
@@ -343,7 +333,7 @@ async fn provider_failures_are_retried_then_relayed_and_metered() {
     assert_eq!(failed["error_message"], "Simulated failure 500");
     assert_eq!(by_model("openai/fail-400")["attempts"], 1);
     let cut = by_model("openai/cut-short");
-    assert_eq!((cut["ok"].as_bool(), cut["error_type"].as_str()), (Some(false), Some("upstream_stream_incomplete")));
+    assert_eq!((cut["ok"].as_bool(), cut["error_code"].as_str()), (Some(false), Some("upstream_stream_incomplete")));
 }
 
 #[tokio::test]

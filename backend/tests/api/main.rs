@@ -8,6 +8,7 @@ mod analytics;
 mod chat;
 mod clickhouse;
 mod gateways;
+mod hostile;
 mod lifecycle;
 mod openai_sdk;
 mod operations;
