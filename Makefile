@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run dev test build frontend fmt lint clean mock-upstream bench-analytics screenshots
+.PHONY: run dev test build frontend fmt lint clean mock-upstream bench-analytics bench-hostile screenshots
 
 ## run: build what is missing or stale (web app included), then start Tollgate on LISTEN_ADDR (127.0.0.1:8080)
 run: build
@@ -32,6 +32,11 @@ screenshots: frontend
 ## bench-analytics: ingest rate and analytics latency, ClickHouse (10M events) vs SQLite (1M events)
 bench-analytics:
 	scripts/bench-analytics.sh
+
+## bench-hostile: the server's peak memory under a 2 MB and 16 concurrent 10 MiB requests (goal: < 100 MiB)
+bench-hostile:
+	$(CARGO) build --release --bin tollgate
+	scripts/bench-hostile.py
 
 ## mock-upstream: a fake OpenAI-compatible provider on :9999 (point OPENAI_BASE_URL at http://127.0.0.1:9999/v1)
 mock-upstream:

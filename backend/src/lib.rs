@@ -272,7 +272,7 @@ fn cors(origins: &[String]) -> Cors {
     let cors = Cors::default()
         .allow_any_method()
         .allow_any_header()
-        .expose_headers(["x-request-id", "content-disposition"])
+        .expose_headers(["x-request-id", "content-disposition", "retry-after"])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {
         return cors.allow_any_origin();

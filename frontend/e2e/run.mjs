@@ -57,6 +57,18 @@ async function chatStatus(secret) {
   return response.status
 }
 
+/** The session JWT the page keeps in localStorage. */
+async function storedToken(page = s.page) {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('tollgate.session') ?? 'null')?.token ?? null)
+}
+
+/** GET /auth/me with a user token, from Node: its status. */
+async function meStatus(token) {
+  const response = await fetch(url('/auth/me'), { headers: { Authorization: `Bearer ${token}` } })
+  await response.arrayBuffer()
+  return response.status
+}
+
 /** Clicks the page's refresh button until `locator` has `text` (analytics land within a flush). */
 async function untilText(page, locator, text, refreshName, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs
@@ -359,10 +371,17 @@ describe('Tollgate web app', { timeout: 30 * 60_000 }, () => {
     const { page } = s
     await page.goto(url('/profile'))
     assert.equal((await page.getByTestId('profile-username').textContent()).trim(), s.username)
+    const tokenBefore = await storedToken()
     await page.getByLabel('New password', { exact: true }).fill(s.password)
     await page.getByLabel('Confirm new password').fill(s.password)
     await page.getByRole('button', { name: 'Set password' }).click()
     await page.getByText('Password set', { exact: true }).waitFor()
+    // The change ends the other sessions and answers a new token, which this tab switched to.
+    const tokenAfter = await storedToken()
+    assert.ok(tokenAfter && tokenAfter !== tokenBefore, 'the tab stores the token the password change returned')
+    assert.equal(await meStatus(tokenAfter), 200, 'the new token is valid')
+    await page.reload()
+    assert.equal((await page.getByTestId('profile-username').textContent()).trim(), s.username, 'still signed in after a reload')
 
     await page.getByLabel('Current password').fill('not my password')
     await page.getByLabel('New password', { exact: true }).fill('another long password')
@@ -422,10 +441,13 @@ describe('Tollgate web app', { timeout: 30 * 60_000 }, () => {
     await page.getByTestId('profile-username').waitFor()
   })
 
-  it('signs out', async () => {
+  it('signs out, ending the session on the server too', async () => {
     const { page } = s
+    const token = await storedToken()
+    assert.equal(await meStatus(token), 200)
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.getByRole('button', { name: 'Start in one click' }).waitFor()
     assert.equal(await page.evaluate(() => localStorage.getItem('tollgate.session')), null)
+    assert.equal(await meStatus(token), 401, 'POST /auth/logout ended the session: its token is refused')
   })
 })

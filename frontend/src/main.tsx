@@ -14,7 +14,7 @@ applyTheme()
 const client = createApiClient({
   baseUrl: import.meta.env.VITE_API_BASE_URL ?? '',
   getToken: sessionStore.token,
-  onUnauthorized: () => sessionStore.end('expired'),
+  onUnauthorized: (token) => sessionStore.reject(token),
 })
 
 createRoot(document.getElementById('root')!).render(

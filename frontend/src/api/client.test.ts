@@ -4,7 +4,14 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { runChat } from '@/features/playground/runChat'
 import { readOpenAiStream } from '@/lib/sse'
-import { ApiError, buildExportUrl, createApiClient, filenameFromContentDisposition, toQueryString } from './client'
+import {
+  ApiError,
+  buildExportUrl,
+  createApiClient,
+  filenameFromContentDisposition,
+  parseRetryAfter,
+  toQueryString,
+} from './client'
 import type { ChatCompletionChunk } from './types'
 
 interface Seen {
@@ -64,6 +71,14 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   }
   if (key === 'POST /auth/login') {
     const { username, password } = JSON.parse(body)
+    if (username === 'Flooded_Fox') {
+      return json(
+        res,
+        429,
+        { error: { code: 'too_many_attempts', message: 'Too many sign-in attempts; try again later' } },
+        { 'Retry-After': '120' },
+      )
+    }
     if (username === 'Brave_Fox' && password === 'correct horse') {
       return json(res, 200, { id: 'u1', username, token: TOKEN, expires_at: '2999-01-01T00:00:00Z' })
     }
@@ -127,7 +142,18 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   if (key === 'PUT /auth/password') {
     const { new_password } = JSON.parse(body)
     if (new_password.length < 8) return controlError(res, 400, 'password_too_short', 'Use at least 8 characters')
-    return json(res, 200, { id: 'u1', username: 'Brave_Fox', created_at: gateway.created_at, has_password: true })
+    return json(res, 200, {
+      id: 'u1',
+      username: 'Brave_Fox',
+      created_at: gateway.created_at,
+      has_password: true,
+      token: 'user-jwt-2',
+      expires_at: '2999-01-01T00:00:00Z',
+    })
+  }
+  if (key === 'POST /auth/logout') {
+    res.writeHead(204)
+    return res.end()
   }
   if (key === 'GET /gateways') return json(res, 200, { gateways: [gateway] })
   if (key === 'POST /gateways') return json(res, 201, { ...gateway, name: JSON.parse(body).name, secret: SECRET })
@@ -203,10 +229,52 @@ describe('auth', () => {
     expect(JSON.parse(seen[1].body)).toEqual({ new_password: 'long enough' })
   })
 
-  it('ends the session on a 401 to a call that carried a token', async () => {
+  it('ends the session on a 401 to a call that carried a token, naming the refused token', async () => {
     const { api, onUnauthorized } = client('expired-jwt')
     await expect(api.listGateways()).rejects.toMatchObject({ status: 401, code: 'unauthorized' })
     expect(onUnauthorized).toHaveBeenCalledTimes(1)
+    expect(onUnauthorized).toHaveBeenCalledWith('expired-jwt')
+  })
+
+  it('answers a password change with the new session token', async () => {
+    const { api } = client()
+    await expect(api.setPassword({ new_password: 'long enough', current_password: 'old one' })).resolves.toEqual({
+      id: 'u1',
+      username: 'Brave_Fox',
+      created_at: gateway.created_at,
+      has_password: true,
+      token: 'user-jwt-2',
+      expires_at: '2999-01-01T00:00:00Z',
+    })
+  })
+
+  it('signs out with POST /auth/logout and the JWT', async () => {
+    const { api } = client()
+    await expect(api.logout()).resolves.toBeUndefined()
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/auth/logout', authorization: `Bearer ${TOKEN}` })
+  })
+
+  it('does not report a 401 to logout as an expired session: the user is signing out', async () => {
+    const { api, onUnauthorized } = client('expired-jwt')
+    await expect(api.logout()).rejects.toMatchObject({ status: 401 })
+    expect(onUnauthorized).not.toHaveBeenCalled()
+  })
+
+  it('reads a 429 too_many_attempts with its Retry-After', async () => {
+    const { api, onUnauthorized } = client(null)
+    const before = Date.now()
+    const error = await api.login({ username: 'Flooded_Fox', password: 'guess' }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ApiError)
+    expect(error).toMatchObject({
+      status: 429,
+      code: 'too_many_attempts',
+      message: 'Too many sign-in attempts; try again later',
+      retryAfterSeconds: 120,
+    })
+    const { retryAt } = error as ApiError
+    expect(retryAt).toBeGreaterThanOrEqual(before + 120_000)
+    expect(retryAt).toBeLessThanOrEqual(Date.now() + 120_000)
+    expect(onUnauthorized).not.toHaveBeenCalled()
   })
 
   it('surfaces validation errors with their code', async () => {
@@ -321,6 +389,28 @@ describe('data plane', () => {
     expect(JSON.parse(seen[0].body).stream_options).toBeUndefined()
     expect(result).toMatchObject({ content: 'Hello there', ttftMs: null, requestId: 'req_plain', finishReason: 'stop' })
     expect(result.usage?.prompt_tokens).toBe(12)
+  })
+})
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2025-03-10T12:00:00Z')
+
+  it('reads delta-seconds and HTTP dates', () => {
+    expect(parseRetryAfter('120', now)).toBe(120)
+    expect(parseRetryAfter(' 0 ', now)).toBe(0)
+    expect(parseRetryAfter('Mon, 10 Mar 2025 12:05:00 GMT', now)).toBe(300)
+  })
+
+  it('never goes negative, and gives null for nothing readable', () => {
+    expect(parseRetryAfter('Mon, 10 Mar 2025 11:00:00 GMT', now)).toBe(0)
+    expect(parseRetryAfter(null, now)).toBeNull()
+    expect(parseRetryAfter('', now)).toBeNull()
+    expect(parseRetryAfter('soon', now)).toBeNull()
+    expect(parseRetryAfter('-5', now)).toBeNull()
+  })
+
+  it('has no Retry-After on errors without the header', () => {
+    expect(new ApiError(500, 'internal', 'boom')).toMatchObject({ retryAfterSeconds: null, retryAt: null })
   })
 })
 

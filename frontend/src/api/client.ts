@@ -16,6 +16,7 @@ import type {
   LoginRequest,
   Me,
   ModelList,
+  PasswordChanged,
   RotatedSecret,
   SetPasswordRequest,
 } from './types'
@@ -25,14 +26,44 @@ export class ApiError extends Error {
   readonly status: number
   readonly code: string
   readonly requestId: string | null
+  /**
+   * Seconds to wait before trying again, from a Retry-After header (429, 503);
+   * null without one, or when a cross-origin answer does not expose it.
+   */
+  readonly retryAfterSeconds: number | null
+  /** When that wait ends (epoch ms), fixed when the answer arrived. */
+  readonly retryAt: number | null
 
-  constructor(status: number, code: string, message: string, requestId: string | null = null) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    requestId: string | null = null,
+    retryAfterSeconds: number | null = null,
+  ) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
     this.requestId = requestId
+    this.retryAfterSeconds = retryAfterSeconds
+    this.retryAt = retryAfterSeconds === null ? null : Date.now() + retryAfterSeconds * 1000
   }
+}
+
+/**
+ * Seconds a Retry-After header asks to wait: either delta-seconds ("120") or
+ * an HTTP date. Null when absent or unreadable; never negative.
+ */
+export function parseRetryAfter(header: string | null, now: number = Date.now()): number | null {
+  const value = header?.trim()
+  if (!value) return null
+  if (/^\d+$/.test(value)) return Number(value)
+  // An HTTP date names its month ("Wed, 21 Oct 2015 07:28:00 GMT").
+  if (!/[a-z]{3}/i.test(value)) return null
+  const at = Date.parse(value)
+  if (!Number.isFinite(at)) return null
+  return Math.max(0, Math.ceil((at - now) / 1000))
 }
 
 export interface ApiClientOptions {
@@ -40,8 +71,12 @@ export interface ApiClientOptions {
   baseUrl: string
   /** The signed-in user's JWT, read at call time. */
   getToken: () => string | null
-  /** Called when the control plane answers 401 to a call that carried a token. */
-  onUnauthorized?: () => void
+  /**
+   * Called with the rejected token when the control plane answers 401 to a
+   * call that carried one. The session may have moved on to another token
+   * meanwhile (a password change), so compare before ending it.
+   */
+  onUnauthorized?: (rejectedToken: string) => void
   fetch?: typeof fetch
 }
 
@@ -102,6 +137,7 @@ export function filenameFromContentDisposition(header: string | null): string | 
 /** Reads either plane's error body into an ApiError; tolerates non-JSON bodies. */
 async function errorFromResponse(response: Response): Promise<ApiError> {
   const requestId = response.headers.get('x-request-id')
+  const retryAfter = parseRetryAfter(response.headers.get('retry-after'))
   let code = `http_${response.status}`
   let message = response.statusText || `Request failed with status ${response.status}`
   try {
@@ -122,21 +158,23 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
   } catch {
     // The body could not be read; the status line is all we have.
   }
-  return new ApiError(response.status, code, message, requestId)
+  return new ApiError(response.status, code, message, requestId, retryAfter)
 }
 
 export function createApiClient(options: ApiClientOptions) {
   const baseUrl = normalizeBaseUrl(options.baseUrl)
   const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
 
+  interface ControlOptions {
+    /** Send the user's JWT (default true). */
+    auth?: boolean
+    /** Report a 401 to onUnauthorized (default true). */
+    reportUnauthorized?: boolean
+  }
+
   /** A control-plane call; resolves to the parsed JSON (undefined on 204). */
-  async function control<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    { auth = true }: { auth?: boolean } = {},
-  ): Promise<T> {
-    const response = await controlRaw(method, path, body, { auth })
+  async function control<T>(method: string, path: string, body?: unknown, options: ControlOptions = {}): Promise<T> {
+    const response = await controlRaw(method, path, body, options)
     if (response.status === 204) return undefined as T
     return (await response.json()) as T
   }
@@ -145,7 +183,7 @@ export function createApiClient(options: ApiClientOptions) {
     method: string,
     path: string,
     body?: unknown,
-    { auth = true }: { auth?: boolean } = {},
+    { auth = true, reportUnauthorized = true }: ControlOptions = {},
   ): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json' }
     const token = auth ? options.getToken() : null
@@ -158,7 +196,7 @@ export function createApiClient(options: ApiClientOptions) {
     })
     if (!response.ok) {
       const error = await errorFromResponse(response)
-      if (response.status === 401 && token) options.onUnauthorized?.()
+      if (response.status === 401 && token && reportUnauthorized) options.onUnauthorized?.(token)
       throw error
     }
     return response
@@ -187,7 +225,16 @@ export function createApiClient(options: ApiClientOptions) {
     login: (credentials: LoginRequest) =>
       control<AuthSession>('POST', '/auth/login', credentials, { auth: false }),
     me: () => control<Me>('GET', '/auth/me'),
-    setPassword: (request: SetPasswordRequest) => control<Me>('PUT', '/auth/password', request),
+    /**
+     * Sets or changes the password. Ends the account's other sessions and
+     * answers a fresh session: store its token to stay signed in.
+     */
+    setPassword: (request: SetPasswordRequest) => control<PasswordChanged>('PUT', '/auth/password', request),
+    /**
+     * Ends the current session on the server (204). A 401 means it had ended
+     * already, so it is not reported as an expiry: the caller is signing out.
+     */
+    logout: () => control<void>('POST', '/auth/logout', undefined, { reportUnauthorized: false }),
 
     // ---- gateways ----
     listGateways: async () => (await control<GatewayList>('GET', '/gateways')).gateways,

@@ -31,12 +31,22 @@ export interface SetPasswordRequest {
   current_password?: string
 }
 
-/** Answer of GET /auth/me and PUT /auth/password. */
+/** Answer of GET /auth/me. */
 export interface Me {
   id: string
   username: string
   created_at: string
   has_password: boolean
+}
+
+/**
+ * Answer of PUT /auth/password: the account, and a fresh session. Every other
+ * session of the account has ended, so the tab must switch to this token.
+ */
+export interface PasswordChanged extends Me {
+  token: string
+  /** RFC3339 instant. */
+  expires_at: string
 }
 
 // ---- gateways ---------------------------------------------------------------
@@ -73,9 +83,11 @@ export interface AnalyticsSummary {
   tokens_in: number
   tokens_out: number
   total_tokens: number
-  /** USD. */
+  /** USD, of the priced calls only (see unpriced_requests). */
   total_cost: number
   total_cost_nanousd: number
+  /** Calls whose model has no price: their cost is unknown, not zero, and left out of total_cost. */
+  unpriced_requests: number
   avg_latency_ms: number | null
   p50_latency_ms: number | null
   p95_latency_ms: number | null
@@ -95,8 +107,11 @@ export interface ModelStats {
   tokens_in: number
   tokens_out: number
   total_tokens: number
+  /** USD, of the priced calls only. */
   cost: number
   cost_nanousd?: number
+  /** Calls of this model without a price, left out of `cost`. */
+  unpriced_requests: number
   avg_latency_ms: number | null
   error_count: number
 }
@@ -107,8 +122,11 @@ export interface DailyStat {
   requests: number
   tokens_in: number
   tokens_out: number
+  /** USD, of the priced calls only. */
   cost: number
   cost_nanousd?: number
+  /** Calls of that day without a price, left out of `cost`. */
+  unpriced_requests: number
   errors: number
   /** Null on a day without requests. */
   success_rate: number | null
@@ -146,14 +164,20 @@ export interface LogEntry {
   streaming: boolean
   status_code: number
   ok: boolean
+  /** The error's type, such as `invalid_request_error`. */
   error_type: string | null
+  /** The error's machine code, such as `model_not_found`. */
+  error_code: string | null
   error_message: string | null
   tokens_prompt: number
   tokens_completion: number
   tokens_cached: number
-  /** USD. */
-  cost: number
-  cost_nanousd: number
+  /** False when the model has no price: the cost is unknown (never zero). */
+  priced: boolean
+  /** USD; null when unpriced. */
+  cost: number | null
+  /** Null when unpriced. */
+  cost_nanousd: number | null
   latency_ms: number
   ttft_ms: number | null
   attempts: number

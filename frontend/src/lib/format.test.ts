@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatCompact, formatDay, formatInteger, formatLatency, formatPercent, formatRelative, formatUsd, formatUsdAxis } from './format'
+import { formatCompact, formatDay, formatInteger, formatLatency, formatPercent, formatRelative, formatRetryAfter, formatUsd, formatUsdAxis } from './format'
 
 describe('formatUsd', () => {
   it('keeps tiny per-call costs visible', () => {
@@ -92,5 +92,22 @@ describe('dates', () => {
     expect(formatRelative('2025-03-04T11:55:00Z', now)).toBe('5 min ago')
     expect(formatRelative('2025-03-04T09:00:00Z', now)).toBe('3 h ago')
     expect(formatRelative('2025-03-02T12:00:00Z', now)).toBe('2 d ago')
+  })
+})
+
+describe('formatRetryAfter', () => {
+  const now = new Date('2025-03-10T12:00:00Z')
+
+  it('says when to try again after a refusal', () => {
+    expect(formatRetryAfter(1, now)).toBe('Try again in 1 second.')
+    expect(formatRetryAfter(45, now)).toBe('Try again in 45 seconds.')
+    expect(formatRetryAfter(60, now)).toMatch(/^Try again in 1 minute \(at \d{2}:\d{2}\)\.$/)
+    expect(formatRetryAfter(299, now)).toMatch(/^Try again in 5 minutes \(at \d{2}:\d{2}\)\.$/)
+    expect(formatRetryAfter(2 * 3600, now)).toMatch(/^Try again at Mar 1[01], \d{2}:\d{2}:00\.$/)
+  })
+
+  it('falls back to plain words without a known delay', () => {
+    expect(formatRetryAfter(null, now)).toBe('Wait a few minutes, then try again.')
+    expect(formatRetryAfter(0, now)).toBe('You can try again now.')
   })
 })

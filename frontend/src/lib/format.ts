@@ -133,3 +133,27 @@ export function formatRelative(iso: string, now: Date = new Date()): string {
   if (days < 31) return `${days} d ago`
   return formatDate(iso)
 }
+
+/** "14:05" in the viewer's time zone. */
+function formatClock(date: Date): string {
+  return date.toLocaleTimeString('en-US', { hour: '2-digit', minute: '2-digit', hour12: false })
+}
+
+/**
+ * When to try again after a refusal with Retry-After: "Try again in 45
+ * seconds.", "Try again in 5 minutes (at 14:05).", "Try again at Mar 4,
+ * 14:05:00."; without a known delay, "Wait a few minutes, then try again.".
+ */
+export function formatRetryAfter(seconds: number | null | undefined, now: Date = new Date()): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) {
+    return 'Wait a few minutes, then try again.'
+  }
+  if (seconds <= 0) return 'You can try again now.'
+  const at = new Date(now.getTime() + seconds * 1000)
+  if (seconds < 60) return `Try again in ${Math.ceil(seconds)} ${Math.ceil(seconds) === 1 ? 'second' : 'seconds'}.`
+  if (seconds < 3600) {
+    const minutes = Math.ceil(seconds / 60)
+    return `Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'} (at ${formatClock(at)}).`
+  }
+  return `Try again at ${formatDateTime(at.toISOString())}.`
+}

@@ -83,16 +83,52 @@ export class SessionStore {
     this.set({ ...this.current, username })
   }
 
+  /**
+   * The server refused `token`. The session ends, unless it has moved on:
+   * this tab holds another token already (a password change answered while
+   * the refused call was in flight), or another tab of the same account has
+   * stored a newer one (a password change there ended this tab's token), which
+   * this tab then adopts.
+   */
+  reject(token: string): void {
+    if (!this.current || this.current.token !== token) return
+    const stored = this.readStored()
+    if (stored && stored.token !== token && stored.id === this.current.id && !hasExpired(stored, Date.now())) {
+      this.current = stored
+      this.emit()
+      return
+    }
+    this.end('expired')
+  }
+
   end(reason: SessionEndReason): void {
     if (!this.current && this.reason === reason) return
+    const ending = this.current
     this.current = null
     this.reason = reason
-    try {
-      this.storage?.removeItem(STORAGE_KEY)
-    } catch {
-      // Nothing stored to remove.
+    // Another tab may have stored a newer session since (a password change):
+    // only the one that is ending is removed.
+    const stored = this.readStored()
+    if (!stored || !ending || stored.token === ending.token) {
+      try {
+        this.storage?.removeItem(STORAGE_KEY)
+      } catch {
+        // Nothing stored to remove.
+      }
     }
     this.emit()
+  }
+
+  /** The session in storage as it is now (another tab may have written it). */
+  private readStored(): AuthSession | null {
+    try {
+      const raw = this.storage?.getItem(STORAGE_KEY)
+      if (!raw) return null
+      const parsed: unknown = JSON.parse(raw)
+      return isSession(parsed) ? parsed : null
+    } catch {
+      return null
+    }
   }
 
   private emit(): void {

@@ -40,10 +40,31 @@ export function useLogin() {
   })
 }
 
+/** How long sign-out waits for the server before ending the session here anyway. */
+export const SIGN_OUT_TIMEOUT_MS = 5000
+
+/**
+ * Signs out: ends the session on the server (POST /auth/logout), then here,
+ * even when that call fails or hangs, so the button always signs out.
+ */
 export function useSignOut() {
+  const api = useApi()
   const queryClient = useQueryClient()
-  return () => {
-    sessionStore.end('signed_out')
-    queryClient.clear()
-  }
+  return useMutation({
+    mutationFn: async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, SIGN_OUT_TIMEOUT_MS)
+      })
+      try {
+        await Promise.race([api.logout().catch(() => undefined), timeout])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    onSettled: () => {
+      sessionStore.end('signed_out')
+      queryClient.clear()
+    },
+  })
 }

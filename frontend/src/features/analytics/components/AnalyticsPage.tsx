@@ -2,6 +2,7 @@ import { RefreshCw } from 'lucide-react'
 import { useParams, useSearchParams } from 'react-router'
 import { Alert, errorMessage } from '@/components/ui/Alert'
 import { Button } from '@/components/ui/Button'
+import { UnpricedNote } from '@/components/ui/Cost'
 import { Skeleton } from '@/components/ui/Skeleton'
 import { formatDay } from '@/lib/format'
 import { DEFAULT_RANGE, rangeFromSearch, rangeLabel, rangeToSearch } from '@/lib/range'
@@ -98,7 +99,19 @@ export function AnalyticsPage() {
           >
             <RequestsChart daily={data.daily_stats} />
           </ChartCard>
-          <ChartCard title="Cost per day" description="USD, from the catalog’s prices." testId="chart-cost">
+          <ChartCard
+            title="Cost per day"
+            description={
+              data.summary.unpriced_requests > 0 ? (
+                <>
+                  USD, from the catalog’s prices. <UnpricedNote count={data.summary.unpriced_requests} />.
+                </>
+              ) : (
+                'USD, from the catalog’s prices.'
+              )
+            }
+            testId="chart-cost"
+          >
             <CostChart daily={data.daily_stats} />
           </ChartCard>
           <ChartCard title="Tokens per day" actions={tokensLegend} testId="chart-tokens">

@@ -11,6 +11,7 @@ import {
 } from 'recharts'
 import type { AnalyticsSummary, DailyStat, ModelStats } from '@/api/types'
 import { Card, CardHeader } from '@/components/ui/Card'
+import { Unpriced, UnpricedNote, UNPRICED_CALLS_EXPLANATION, unpricedCalls } from '@/components/ui/Cost'
 import { Segmented } from '@/components/ui/Segmented'
 import { formatCompact, formatDay, formatInteger, formatLatency, formatUsd, formatUsdAxis } from '@/lib/format'
 import { useReducedMotion } from '@/lib/useReducedMotion'
@@ -27,7 +28,12 @@ interface TooltipRow {
   value?: unknown
   color?: string
   dataKey?: string | number | ((obj: unknown) => unknown)
+  /** The data point the row belongs to. */
+  payload?: unknown
 }
+
+/** A data point's value that has no number: an unpriced cost. */
+const unknownValue = <Unpriced explanation={UNPRICED_CALLS_EXPLANATION} />
 
 function ChartTooltip({
   active,
@@ -35,14 +41,18 @@ function ChartTooltip({
   label,
   labelFormat = (l) => String(l),
   valueFormat = (v) => formatInteger(v),
+  note,
 }: {
   active?: boolean
   payload?: readonly TooltipRow[]
   label?: string | number
   labelFormat?: (label: string | number) => string
   valueFormat?: (value: number) => string
+  /** A line under the values, from the hovered data point. */
+  note?: (datum: unknown) => ReactNode
 }) {
   if (!active || !payload?.length) return null
+  const extra = note?.(payload[0]?.payload)
   return (
     <div className="min-w-36 rounded-lg border border-border bg-surface px-3 py-2 text-xs shadow-lg">
       <p className="mb-1 font-medium text-fg">{label !== undefined ? labelFormat(label) : ''}</p>
@@ -52,11 +62,29 @@ function ChartTooltip({
             <span className="size-2 rounded-sm" style={{ background: row.color }} aria-hidden />
             {row.name}
           </span>
-          <span className="font-medium text-fg tabular">{valueFormat(Number(row.value ?? 0))}</span>
+          <span className="font-medium text-fg tabular">
+            {row.value === null || row.value === undefined ? unknownValue : valueFormat(Number(row.value))}
+          </span>
         </div>
       ))}
+      {extra && <p className="mt-1 max-w-56 text-muted">{extra}</p>}
     </div>
   )
+}
+
+/** The cost of calls of which some may be unpriced: null (not 0) when none is priced. */
+function knownCost(cost: number, requests: number, unpriced: number | undefined): number | null {
+  return requests > 0 && (unpriced ?? 0) >= requests ? null : cost
+}
+
+/** Tooltip line for a data point that leaves unpriced calls out of its cost. */
+function unpricedTooltipNote(datum: unknown): ReactNode {
+  const { requests = 0, unpriced_requests: unpriced = 0 } = (datum ?? {}) as { requests?: number; unpriced_requests?: number }
+  if (unpriced <= 0) return null
+  if (unpriced >= requests) {
+    return `${requests === 1 ? 'The call is' : `All ${formatInteger(requests)} calls are`} unpriced (no price in the catalog).`
+  }
+  return `Cost excludes ${unpricedCalls(unpriced)} (no price in the catalog).`
 }
 
 function Legend({ items }: { items: { label: string; color: string }[] }) {
@@ -116,11 +144,13 @@ function DailyBarChart({
   series,
   unit,
   height = 220,
+  tooltipNote,
 }: {
   data: readonly { date: string }[]
   series: readonly DailySeries[]
   unit: keyof typeof dailyUnits
   height?: number
+  tooltipNote?: (datum: unknown) => ReactNode
 }) {
   const animate = !useReducedMotion()
   const { axisWidth, allowDecimals, axisFormat, valueFormat } = dailyUnits[unit]
@@ -133,7 +163,9 @@ function DailyBarChart({
         <YAxis width={axisWidth} allowDecimals={allowDecimals} tickFormatter={axisFormat} {...axisProps} />
         <Tooltip
           cursor={{ fill: 'var(--hover)' }}
-          content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} valueFormat={valueFormat} />}
+          // Keep a day whose cost is unknown (null): its tooltip says so instead of vanishing.
+          filterNull={false}
+          content={(p) => <ChartTooltip {...p} labelFormat={dayTooltip} valueFormat={valueFormat} note={tooltipNote} />}
         />
         {series.map((s, i) => (
           <Bar
@@ -171,8 +203,10 @@ export const requestsLegend = seriesLegend(requestsSeries)
 
 const costSeries: DailySeries[] = [{ dataKey: 'cost', name: 'Cost', color: 'var(--chart-2)' }]
 
+/** USD per day; a day whose calls are all unpriced has no bar and reads "—", not $0.00. */
 export function CostChart({ daily }: { daily: DailyStat[] }) {
-  return <DailyBarChart data={daily} series={costSeries} unit="usd" />
+  const data = daily.map((d) => ({ ...d, cost: knownCost(d.cost, d.requests, d.unpriced_requests) }))
+  return <DailyBarChart data={data} series={costSeries} unit="usd" tooltipNote={unpricedTooltipNote} />
 }
 
 const tokensSeries: DailySeries[] = [
@@ -192,8 +226,14 @@ export function ModelBreakdown({ breakdown }: { breakdown: Record<string, ModelS
   const animate = !useReducedMotion()
   const [metric, setMetric] = useState<ModelMetric>('cost')
   const rows = Object.entries(breakdown)
-    .map(([model, stats]) => ({ model, ...stats }))
-    .sort((a, b) => b[metric] - a[metric] || b.requests - a.requests)
+    .map(([model, stats]) => ({
+      model,
+      ...stats,
+      unpriced_requests: stats.unpriced_requests ?? 0,
+      // A model none of whose calls is priced has no cost: no bar, "—", never $0.00.
+      cost: knownCost(stats.cost, stats.requests, stats.unpriced_requests),
+    }))
+    .sort((a, b) => (b[metric] ?? -1) - (a[metric] ?? -1) || b.requests - a.requests)
   const format = metric === 'cost' ? formatUsd : formatInteger
   return (
     <ChartCard
@@ -219,7 +259,10 @@ export function ModelBreakdown({ breakdown }: { breakdown: Record<string, ModelS
           <YAxis type="category" dataKey="model" width={120} {...axisProps} tick={{ fill: 'var(--muted)', fontSize: 12 }} />
           <Tooltip
             cursor={{ fill: 'var(--hover)' }}
-            content={(p) => <ChartTooltip {...p} valueFormat={format} />}
+            filterNull={false}
+            content={(p) => (
+              <ChartTooltip {...p} valueFormat={format} note={metric === 'cost' ? unpricedTooltipNote : undefined} />
+            )}
           />
           <Bar isAnimationActive={animate} dataKey={metric} name={metric === 'cost' ? 'Cost' : 'Requests'} radius={[0, 4, 4, 0]} maxBarSize={22}>
             {rows.map((row, i) => (
@@ -246,7 +289,20 @@ export function ModelBreakdown({ breakdown }: { breakdown: Record<string, ModelS
                 <td className="py-2 pr-3 font-mono text-xs text-fg">{row.model}</td>
                 <td className="py-2 pr-3 text-right">{formatInteger(row.requests)}</td>
                 <td className="py-2 pr-3 text-right">{formatCompact(row.total_tokens)}</td>
-                <td className="py-2 pr-3 text-right">{formatUsd(row.cost)}</td>
+                <td className="py-2 pr-3 text-right" data-testid={`model-cost-${row.model}`}>
+                  {row.cost === null ? (
+                    <Unpriced />
+                  ) : (
+                    <>
+                      {formatUsd(row.cost)}
+                      {row.unpriced_requests > 0 && (
+                        <UnpricedNote count={row.unpriced_requests} className="block text-xs text-muted">
+                          {`excl. ${unpricedCalls(row.unpriced_requests)}`}
+                        </UnpricedNote>
+                      )}
+                    </>
+                  )}
+                </td>
                 <td className="py-2 pr-3 text-right">{formatLatency(row.avg_latency_ms)}</td>
                 <td className={row.error_count > 0 ? 'py-2 text-right text-danger' : 'py-2 text-right'}>
                   {formatInteger(row.error_count)}

@@ -1,14 +1,23 @@
 import { AlertTriangle, Coins, Gauge, Hash, Layers, Timer } from 'lucide-react'
 import type { AnalyticsSummary } from '@/api/types'
+import { TotalCost, UnpricedNote } from '@/components/ui/Cost'
 import { StatCard } from '@/components/ui/StatCard'
 import { formatCompact, formatInteger, formatLatency, formatPercent, formatUsd } from '@/lib/format'
+
+/** Per priced call, or which calls the total leaves out. */
+function costDetail(s: AnalyticsSummary) {
+  const unpriced = s.unpriced_requests ?? 0
+  // May wrap to a second line rather than lose the count to an ellipsis.
+  if (unpriced > 0) return <UnpricedNote count={unpriced} className="whitespace-normal" />
+  return s.total_requests > 0 ? `${formatUsd(s.total_cost / s.total_requests)} per call` : undefined
+}
 
 export function SummaryCards({ summary, loading }: { summary?: AnalyticsSummary; loading?: boolean }) {
   const s = summary
   return (
     <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-6">
       <StatCard label="Requests" icon={<Hash />} loading={loading} value={formatInteger(s?.total_requests)} detail={s ? `${formatInteger(s.total_requests - s.error_count)} succeeded` : undefined} />
-      <StatCard label="Cost" icon={<Coins />} loading={loading} value={formatUsd(s?.total_cost)} detail={s && s.total_requests > 0 ? `${formatUsd(s.total_cost / s.total_requests)} per call` : undefined} />
+      <StatCard label="Cost" icon={<Coins />} loading={loading} value={s ? <TotalCost cost={s.total_cost} requests={s.total_requests} unpriced={s.unpriced_requests ?? 0} /> : formatUsd(undefined)} detail={s ? costDetail(s) : undefined} />
       <StatCard label="Tokens" icon={<Layers />} loading={loading} value={formatCompact(s?.total_tokens)} detail={s ? `${formatCompact(s.tokens_in)} in · ${formatCompact(s.tokens_out)} out` : undefined} />
       <StatCard
         label="Error rate"

@@ -5,6 +5,7 @@ import { Alert, errorMessage } from '@/components/ui/Alert'
 import { Button } from '@/components/ui/Button'
 import { Field, Input } from '@/components/ui/Field'
 import { useJoin, useLogin, useSession } from '../hooks'
+import { isTooManyAttempts, tooManyAttemptsMessage } from '../tooManyAttempts'
 import { AuthLayout } from './AuthLayout'
 
 /** Only same-app paths are followed after sign-in. */
@@ -25,12 +26,16 @@ export function LoginPage() {
 
   if (session && !login.isSuccess && !join.isSuccess) return <Navigate to={next} replace />
 
+  // Refused because the account is flooded with attempts: said above the form, with when to retry.
+  const flooded = isTooManyAttempts(login.error) ? tooManyAttemptsMessage(login.error) : null
   const loginError =
-    login.error instanceof ApiError && login.error.status === 401
-      ? 'That username and password do not match.'
-      : login.error
-        ? errorMessage(login.error)
-        : null
+    flooded !== null
+      ? null
+      : login.error instanceof ApiError && login.error.status === 401
+        ? 'That username and password do not match.'
+        : login.error
+          ? errorMessage(login.error)
+          : null
 
   return (
     <AuthLayout>
@@ -42,6 +47,15 @@ export function LoginPage() {
           {expired && !login.isPending && (
             <Alert tone="warning" className="mt-5" title="Your session expired, sign in again">
               For your security, sessions end after a while. Your gateways and logs are safe.
+            </Alert>
+          )}
+
+          {flooded && !login.isPending && (
+            <Alert tone="warning" className="mt-5" title="Too many sign-in attempts">
+              {flooded.message}
+              <span className="mt-1 block font-medium" data-testid="login-retry-after">
+                {flooded.retry}
+              </span>
             </Alert>
           )}
 

@@ -1,10 +1,11 @@
 import { ArrowUpRight, KeyRound } from 'lucide-react'
 import { Link } from 'react-router'
 import type { Gateway } from '@/api/types'
+import { TotalCost, unpricedCalls, UNPRICED_CALLS_EXPLANATION } from '@/components/ui/Cost'
 import { MiniBars } from '@/components/ui/MiniBars'
 import { Skeleton } from '@/components/ui/Skeleton'
 import { useAnalytics } from '@/features/analytics/hooks'
-import { formatCompact, formatDate, formatRelative, formatUsd } from '@/lib/format'
+import { formatCompact, formatDate, formatRelative } from '@/lib/format'
 
 const LAST_7_DAYS = { kind: 'preset', preset: '7d' } as const
 
@@ -46,7 +47,20 @@ export function GatewayCard({ gateway }: { gateway: Gateway }) {
             </div>
             <div>
               <dt className="text-muted">Cost</dt>
-              <dd className="mt-0.5 text-sm font-semibold text-fg tabular">{formatUsd(summary.total_cost)}</dd>
+              <dd
+                className="mt-0.5 text-sm font-semibold text-fg tabular"
+                title={
+                  summary.unpriced_requests > 0 && summary.unpriced_requests < summary.total_requests
+                    ? `Excludes ${unpricedCalls(summary.unpriced_requests)}. ${UNPRICED_CALLS_EXPLANATION}`
+                    : undefined
+                }
+              >
+                <TotalCost
+                  cost={summary.total_cost}
+                  requests={summary.total_requests}
+                  unpriced={summary.unpriced_requests ?? 0}
+                />
+              </dd>
             </div>
             <div>
               <dt className="text-muted">Errors</dt>

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react'
 import type { LogEntry } from '@/api/types'
 import { CopyButton } from '@/components/ui/CopyButton'
+import { isPriced, Unpriced, UNPRICED_EXPLANATION } from '@/components/ui/Cost'
 import { Drawer } from '@/components/ui/Drawer'
 import { formatDateTime, formatInteger, formatLatency, formatUsd } from '@/lib/format'
 import { LogStatus } from './LogStatus'
@@ -28,9 +29,12 @@ export function LogDetails({ log, onClose }: { log: LogEntry | null; onClose: ()
     >
       {log && (
         <div className="flex flex-col gap-5" data-testid="log-details">
-          {!log.ok && (log.error_type || log.error_message) && (
+          {!log.ok && (log.error_type || log.error_code || log.error_message) && (
             <div className="rounded-lg border border-danger/30 bg-danger-soft p-3">
-              <p className="text-[13px] font-medium text-danger">{log.error_type ?? 'Error'}</p>
+              <p className="flex flex-wrap items-baseline gap-x-2 text-[13px] font-medium text-danger">
+                {log.error_type ?? 'Error'}
+                {log.error_code && <code className="font-mono text-xs">{log.error_code}</code>}
+              </p>
               {log.error_message && (
                 <pre className="mt-1 font-mono text-xs whitespace-pre-wrap break-words text-fg">{log.error_message}</pre>
               )}
@@ -58,6 +62,9 @@ export function LogDetails({ log, onClose }: { log: LogEntry | null; onClose: ()
                 </span>
               </Row>
               <Row label="Error type">{log.error_type ?? none}</Row>
+              <Row label="Error code" mono={log.error_code !== null}>
+                {log.error_code ?? none}
+              </Row>
               <Row label="Error message">{log.error_message ?? none}</Row>
               <Row label="Streaming">{log.streaming ? 'Yes' : 'No'}</Row>
               <Row label="Attempts">{formatInteger(log.attempts)}</Row>
@@ -83,8 +90,21 @@ export function LogDetails({ log, onClose }: { log: LogEntry | null; onClose: ()
               <Row label="Completion tokens">{formatInteger(log.tokens_completion)}</Row>
               <Row label="Total tokens">{formatInteger(log.tokens_prompt + log.tokens_completion)}</Row>
               <Row label="Cost">
-                {formatUsd(log.cost)}
-                <span className="ml-2 text-xs text-muted">{formatInteger(log.cost_nanousd)} nano-USD</span>
+                {isPriced(log) ? (
+                  <>
+                    {formatUsd(log.cost)}
+                    {log.cost_nanousd !== null && (
+                      <span className="ml-2 text-xs text-muted">{formatInteger(log.cost_nanousd)} nano-USD</span>
+                    )}
+                  </>
+                ) : (
+                  <>
+                    <Unpriced />
+                    <span className="mt-0.5 block text-xs text-muted" aria-hidden="true" data-testid="unpriced-reason">
+                      {UNPRICED_EXPLANATION}.
+                    </span>
+                  </>
+                )}
               </Row>
             </dl>
           </section>

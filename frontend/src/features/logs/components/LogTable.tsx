@@ -1,7 +1,8 @@
 import { Radio } from 'lucide-react'
 import type { LogEntry } from '@/api/types'
 import { cn } from '@/components/ui/cn'
-import { formatDateTime, formatInteger, formatLatency, formatShortDate, formatTime, formatUsd } from '@/lib/format'
+import { CallCost } from '@/components/ui/Cost'
+import { formatDateTime, formatInteger, formatLatency, formatShortDate, formatTime } from '@/lib/format'
 import { LogStatus } from './LogStatus'
 
 /** Newest-first calls; a row (or its time button) opens the details. */
@@ -77,7 +78,9 @@ export function LogTable({
               <td className={cn('px-3 py-2.5 text-right whitespace-nowrap text-muted', compact ? 'hidden' : 'hidden sm:table-cell')}>
                 {formatInteger(log.tokens_prompt)} → {formatInteger(log.tokens_completion)}
               </td>
-              <td className="py-2.5 pr-4 pl-3 text-right whitespace-nowrap text-fg sm:pr-3">{formatUsd(log.cost)}</td>
+              <td className="py-2.5 pr-4 pl-3 text-right whitespace-nowrap text-fg sm:pr-3">
+                <CallCost priced={log.priced} cost={log.cost} />
+              </td>
               <td className="hidden py-2.5 pr-4 pl-3 text-right whitespace-nowrap text-fg sm:table-cell">
                 {formatLatency(log.latency_ms)}
               </td>

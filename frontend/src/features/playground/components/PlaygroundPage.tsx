@@ -9,6 +9,7 @@ import { Alert, errorMessage } from '@/components/ui/Alert'
 import { Button } from '@/components/ui/Button'
 import { Card, CardBody } from '@/components/ui/Card'
 import { CopyButton } from '@/components/ui/CopyButton'
+import { Unpriced } from '@/components/ui/Cost'
 import { Field, Input, Select } from '@/components/ui/Field'
 import { Switch } from '@/components/ui/Switch'
 import { cn } from '@/components/ui/cn'
@@ -25,7 +26,7 @@ type Turn = { id: number; role: 'user' | 'assistant'; content: string }
 type Run =
   | { status: 'idle' }
   | { status: 'running'; content: string; stream: boolean }
-  | { status: 'done'; result: ChatResult; cost: number | null; stream: boolean }
+  | { status: 'done'; result: ChatResult; cost: number | null; priced: boolean; stream: boolean }
   | { status: 'error'; error: unknown; content: string }
 
 const PREFERRED_MODEL = 'mock/echo'
@@ -112,7 +113,7 @@ function MessageBox({ header, children }: { header: ReactNode; children: ReactNo
   )
 }
 
-function Metric({ label, value, testId }: { label: string; value: string; testId?: string }) {
+function Metric({ label, value, testId }: { label: string; value: ReactNode; testId?: string }) {
   return (
     <div className="min-w-0">
       <dt className="text-xs text-muted">{label}</dt>
@@ -185,8 +186,9 @@ export function PlaygroundPage() {
           },
         },
       )
+      const priced = Boolean(selectedModel?.pricing)
       const cost = result.usage ? computeCost(result.usage, selectedModel?.pricing) : null
-      setRun({ status: 'done', result, cost, stream })
+      setRun({ status: 'done', result, cost, priced, stream })
     } catch (error) {
       setRun({ status: 'error', error, content })
     } finally {
@@ -262,7 +264,7 @@ export function PlaygroundPage() {
                 selectedModel
                   ? [
                       selectedModel.available === false ? 'Needs a provider key on the server' : null,
-                      describePricing(selectedModel.pricing),
+                      describePricing(selectedModel.pricing) ?? 'No price in the catalog',
                       selectedModel.context_window ? `${formatCompact(selectedModel.context_window)} context` : null,
                     ]
                       .filter(Boolean)
@@ -487,7 +489,9 @@ export function PlaygroundPage() {
                   />
                   <Metric
                     label="Cost"
-                    value={run.cost === null ? 'unknown' : formatUsd(run.cost)}
+                    value={
+                      !run.priced ? <Unpriced /> : run.cost === null ? 'not reported' : formatUsd(run.cost)
+                    }
                     testId="metric-cost"
                   />
                   <div className="col-span-2 min-w-0 sm:col-span-1">

@@ -13,6 +13,7 @@ import { Segmented } from '@/components/ui/Segmented'
 import { Skeleton } from '@/components/ui/Skeleton'
 import { useToast } from '@/components/ui/Toast'
 import { useMe, useSignOut } from '@/features/auth/hooks'
+import { isTooManyAttempts, tooManyAttemptsMessage } from '@/features/auth/tooManyAttempts'
 import { formatDate } from '@/lib/format'
 import type { ThemePreference } from '@/lib/theme'
 import { useTheme } from '@/lib/useTheme'
@@ -37,12 +38,15 @@ function PasswordCard({ hasPassword }: { hasPassword: boolean }) {
 
   const tooShort = next.length > 0 && next.length < MIN_PASSWORD_LENGTH
   const mismatch = confirm.length > 0 && next !== confirm
+  const flooded = isTooManyAttempts(setPassword.error) ? tooManyAttemptsMessage(setPassword.error) : null
   const serverError =
     setPassword.error instanceof ApiError && setPassword.error.code === 'invalid_current_password'
       ? 'The current password is not right.'
-      : setPassword.error
-        ? errorMessage(setPassword.error)
-        : null
+      : flooded
+        ? `${flooded.message} ${flooded.retry}`
+        : setPassword.error
+          ? errorMessage(setPassword.error)
+          : null
 
   return (
     <Card ref={cardRef} id="password">
@@ -50,7 +54,7 @@ function PasswordCard({ hasPassword }: { hasPassword: boolean }) {
         title={hasPassword ? 'Change password' : 'Set a password'}
         description={
           hasPassword
-            ? 'Sign in on any browser with your username and this password.'
+            ? 'Sign in on any browser with your username and this password. Changing it signs out your other sessions.'
             : 'Without a password this account only lives in this browser. Set one to sign in anywhere.'
         }
       />
@@ -69,7 +73,11 @@ function PasswordCard({ hasPassword }: { hasPassword: boolean }) {
                   setNext('')
                   setConfirm('')
                   setTouched(false)
-                  toast.success(hasPassword ? 'Password changed' : 'Password set — you can now sign in anywhere')
+                  toast.success(
+                    hasPassword
+                      ? 'Password changed — your other sessions are signed out'
+                      : 'Password set — you can now sign in anywhere',
+                  )
                 },
               },
             )
@@ -218,10 +226,8 @@ export function ProfilePage() {
           <Button
             variant={me && !me.has_password ? 'danger' : 'secondary'}
             icon={<LogOut />}
-            onClick={() => {
-              signOut()
-              navigate('/', { replace: true })
-            }}
+            loading={signOut.isPending}
+            onClick={() => signOut.mutate(undefined, { onSettled: () => navigate('/', { replace: true }) })}
           >
             Sign out
           </Button>
