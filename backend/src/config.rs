@@ -243,8 +243,8 @@ impl Config {
         if self.max_body_bytes < 1024 {
             bail!("MAX_BODY_BYTES must be at least 1024");
         }
-        if self.request_memory_bytes < self.max_body_bytes {
-            bail!("REQUEST_MEMORY_MB must hold at least one body of MAX_BODY_BYTES");
+        if self.request_memory_bytes < 2 * self.max_body_bytes {
+            bail!("REQUEST_MEMORY_MB must hold at least two bodies of MAX_BODY_BYTES (a body and its rewritten copy)");
         }
         if self.stream_idle_timeout.is_zero() || self.stream_max_duration.is_zero() {
             bail!("STREAM_IDLE_TIMEOUT_SECS and STREAM_MAX_DURATION_SECS must be positive");

@@ -61,21 +61,36 @@ struct TextPart<'a> {
 }
 
 impl MockMessage<'_> {
-    /// The text of the content: a string, or the text parts of an array.
+    /// The beginning of the content's text (a string, or the text parts of an
+    /// array), at most `MAX_ANSWER_CHARS`: only that much is ever copied.
     fn text(&self) -> String {
         let Some(raw) = self.content else { return String::new() };
         if let Ok(text) = serde_json::from_str::<Cow<str>>(raw.get()) {
-            return text.into_owned();
+            return prefix(&text).to_string();
         }
-        serde_json::from_str::<Vec<TextPart>>(raw.get())
-            .map(|parts| parts.iter().filter_map(|p| p.text.as_deref()).collect::<Vec<_>>().join(" "))
-            .unwrap_or_default()
+        let parts = serde_json::from_str::<Vec<TextPart>>(raw.get()).unwrap_or_default();
+        let mut text = String::new();
+        for part in parts.iter().filter_map(|p| p.text.as_deref()) {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(prefix(part));
+            if text.chars().count() >= MAX_ANSWER_CHARS {
+                break;
+            }
+        }
+        prefix(&text).to_string()
     }
 
     /// About how many tokens the content holds, read from its raw size (no copy).
     fn tokens(&self) -> u64 {
         self.content.map_or(0, |raw| (raw.get().len() as u64).div_ceil(4))
     }
+}
+
+/// The first `MAX_ANSWER_CHARS` characters of `text`.
+fn prefix(text: &str) -> &str {
+    text.char_indices().nth(MAX_ANSWER_CHARS).map_or(text, |(cut, _)| &text[..cut])
 }
 
 /// About four characters a token, as for English text with OpenAI's tokenizers.
@@ -101,10 +116,7 @@ impl Answer {
             .find(|m| m.role.as_deref() == Some("user"))
             .map(MockMessage::text)
             .filter(|t| !t.trim().is_empty());
-        let mut content = last_user.unwrap_or_else(|| "Hello from the mock provider.".to_string());
-        if let Some((cut, _)) = content.char_indices().nth(MAX_ANSWER_CHARS) {
-            content.truncate(cut);
-        }
+        let content = last_user.unwrap_or_else(|| "Hello from the mock provider.".to_string());
         // Every message costs its text plus a few tokens of framing, as with OpenAI.
         let prompt_tokens = 3 + request.messages.iter().map(|m| 4 + m.tokens().max(1)).sum::<u64>();
         let completion_tokens = estimate_tokens(&content);

@@ -146,14 +146,19 @@ impl<'a> ChatRequest<'a> {
         Ok(Self { model, stream, wants_usage, fields })
     }
 
+    /// Whether the provider needs other bytes than the client sent.
+    pub fn needs_rewrite(&self, upstream_model: &str) -> bool {
+        self.model != upstream_model || (self.stream && !self.wants_usage)
+    }
+
     /// The body for the provider: the original bytes when nothing has to change;
     /// otherwise the same fields in the same order with the upstream model id and,
     /// when streaming, `stream_options.include_usage` turned on so usage is metered.
     pub fn upstream_body(&self, original: &Bytes, upstream_model: &str) -> Bytes {
-        let ask_usage = self.stream && !self.wants_usage;
-        if self.model == upstream_model && !ask_usage {
+        if !self.needs_rewrite(upstream_model) {
             return original.clone();
         }
+        let ask_usage = self.stream && !self.wants_usage;
         let mut out = Vec::with_capacity(original.len() + 64);
         out.push(b'{');
         let mut first = true;

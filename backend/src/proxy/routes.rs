@@ -106,7 +106,9 @@ fn kib(bytes: usize) -> u32 {
     u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
 }
 
-/// Reads the body within `limit`, holding its share of the body memory.
+/// Reads the body within `limit`, holding its share of the body memory: twice
+/// its size, since the provider may need a rewritten copy (a reservation taken
+/// in one go, so calls can never each hold half of what they need).
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -118,19 +120,23 @@ async fn read_body(
     if declared.is_some_and(|len| len > limit) {
         return Err(OpenAiError::payload_too_large(limit));
     }
-    let mut held = memory.reserve(declared.map_or(BODY_STEP_KIB, kib).max(1)).await?;
+    let mut held = memory.reserve(2 * declared.map_or(BODY_STEP_KIB, kib).max(1)).await?;
     let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| OpenAiError::invalid_request("Could not read the request body"))?;
         if body.len() + chunk.len() > limit {
             return Err(OpenAiError::payload_too_large(limit));
         }
-        let needed = kib(body.len() + chunk.len());
-        if needed > held.num_permits() as u32 {
-            held.merge(memory.reserve((needed - held.num_permits() as u32).max(BODY_STEP_KIB)).await?);
+        let needed = 2 * kib(body.len() + chunk.len()) as usize;
+        if needed > held.num_permits() {
+            let more = (needed - held.num_permits()).max(2 * BODY_STEP_KIB as usize);
+            held.merge(memory.reserve(u32::try_from(more).unwrap_or(u32::MAX)).await?);
         }
         body.extend_from_slice(&chunk);
     }
+    // Give back what a chunked body reserved beyond its two shares.
+    let fits = (2 * kib(body.len()) as usize).max(1);
+    drop(held.split(held.num_permits().saturating_sub(fits)));
     Ok((body.freeze(), held))
 }
 
@@ -176,7 +182,7 @@ async fn proxy_call(
         record.fail(&error);
         error.error_response()
     };
-    let (body, body_memory) = match read_body(req, payload, proxy.max_body_bytes, &proxy.body_memory).await {
+    let (body, mut body_memory) = match read_body(req, payload, proxy.max_body_bytes, &proxy.body_memory).await {
         Ok(read) => read,
         Err(error) => return fail(record, error),
     };
@@ -195,6 +201,12 @@ async fn proxy_call(
     record.price = route.price;
     if route.price.is_none() && proxy.unpriced_models == UnpricedModels::Reject {
         return fail(record, OpenAiError::unpriced_model(&chat.model));
+    }
+    // The share held for a rewritten copy of the body goes back at once when the
+    // body goes out as it came.
+    let copy_share = body_memory.split(kib(body.len()) as usize);
+    if !chat.needs_rewrite(&route.upstream_id) {
+        drop(copy_share);
     }
     let upstream_body = chat.upstream_body(&body, &route.upstream_id);
     let (stream, strip_usage) = (chat.stream, !chat.wants_usage);
