@@ -16,7 +16,7 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     #[error("{0}")]
-    Conflict(String),
+    Conflict(&'static str),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("service temporarily unavailable")]
@@ -75,8 +75,11 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => ApiError::NotFound,
+            // The database's own text names tables and constraints: it goes to the log
+            // (as an internal error would), never into the response.
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                ApiError::Conflict(format!("already exists: {}", info.message()))
+                tracing::warn!(error = info.message(), constraint = info.constraint_name(), "unique violation");
+                ApiError::Conflict("something with these values already exists")
             }
             other => ApiError::Internal(other.into()),
         }

@@ -1,11 +1,13 @@
 //! Accounts: one-click anonymous join, an optional password to come back with,
 //! and user tokens that cannot be forged, replayed after expiry, or downgraded.
 
+use actix_web::{body::to_bytes, ResponseError};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
+use tollgate::{db::Db, error::ApiError, ids::UserId, users::store as users};
 
-use crate::helpers::TestApp;
+use crate::helpers::{postgres_url, PgSchema, TestApp};
 
 const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
 
@@ -173,4 +175,34 @@ async fn control_plane_bodies_are_checked() {
     let huge = json!({"name": "x".repeat(100_000)});
     let response = app.post_json(&user, "/gateways", huge).await;
     assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn a_conflict_never_names_a_table_or_constraint() {
+    let dir = tempfile::TempDir::new().unwrap();
+    database_conflicts_stay_inside(&format!("sqlite://{}", dir.path().join("t.db").display())).await;
+}
+
+#[tokio::test]
+async fn a_conflict_never_names_a_table_or_constraint_on_postgres() {
+    let Some(url) = postgres_url() else { return };
+    let schema = PgSchema::create(&url);
+    database_conflicts_stay_inside(&schema.url()).await;
+}
+
+async fn database_conflicts_stay_inside(url: &str) {
+    let url = url.to_string();
+    let db = tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap();
+    let (first, second) = (UserId::new(), UserId::new());
+    db.run(move |c| users::insert(c, first, "Taken_Teal_Name")).await.unwrap();
+    let clash = db.run(move |c| users::insert(c, second, "Taken_Teal_Name")).await.unwrap_err();
+
+    let response = ApiError::from(clash).error_response();
+    assert_eq!(response.status(), 409);
+    let body = String::from_utf8(to_bytes(response.into_body()).await.unwrap().to_vec()).unwrap();
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "conflict");
+    for internal in ["users", "username", "constraint", "unique", "duplicate", "key", "sqlite", "violat"] {
+        assert!(!body.to_lowercase().contains(internal), "{internal:?} leaks in {body}");
+    }
 }
