@@ -16,7 +16,11 @@ async fn join_creates_an_anonymous_account_with_a_friendly_name() {
     let app = TestApp::spawn().await;
     let user = app.join().await;
     let parts: Vec<&str> = user.username.split('_').collect();
-    assert!(parts.len() >= 2 && parts.iter().all(|p| !p.is_empty()), "username like Brave_Fox: {}", user.username);
+    assert!(
+        parts.len() == 3 && parts.iter().all(|p| p.starts_with(|c: char| c.is_ascii_uppercase())),
+        "username like Brave_Teal_Fox: {}",
+        user.username
+    );
 
     let me = app.get_json(&user, "/auth/me").await;
     assert_eq!(me["id"], user.id.as_str());
