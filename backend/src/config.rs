@@ -46,6 +46,7 @@ pub struct Config {
     pub providers: HashMap<String, ProviderSettings>,
     pub pricing_file: Option<PathBuf>,
     pub cors_origins: Vec<String>,
+    pub trusted_proxy_hops: usize,
     pub max_body_bytes: usize,
     pub upstream_timeout: Duration,
     pub upstream_max_attempts: u32,
@@ -160,6 +161,7 @@ impl Config {
                     o.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
                 })
                 .unwrap_or_default(),
+            trusted_proxy_hops: parse(&get, "TRUSTED_PROXY_HOPS", "0")?,
             max_body_bytes: parse(&get, "MAX_BODY_BYTES", "10485760")?,
             upstream_timeout: Duration::from_secs(parse(&get, "UPSTREAM_TIMEOUT_SECS", "600")?),
             upstream_max_attempts: parse(&get, "UPSTREAM_MAX_ATTEMPTS", "3")?,

@@ -1,13 +1,13 @@
 //! `/auth/*`: join, login, password, me.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{names, store};
 use crate::{
-    auth::{password, CurrentUser, JwtKeys},
+    auth::{password, CurrentUser, JwtKeys, LoginThrottle, Passwords},
     db::Db,
     error::ApiError,
     ids::UserId,
@@ -91,41 +91,67 @@ pub async fn join(db: web::Data<Db>, keys: web::Data<JwtKeys>) -> Result<HttpRes
     Ok(HttpResponse::Created().json(session(&keys, id, row.username)?))
 }
 
+/// Signs in with a password. Attempts are limited per client address and per username.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Session), (status = 401, description = "invalid_credentials")))]
+    description = "At most 30 attempts per client address per minute, and 10 unsuccessful ones per username per \
+        15 minutes (a successful sign-in starts that count again); beyond either, 429 `too_many_attempts` with \
+        `Retry-After`. 429 `busy` (also with `Retry-After`) when the server is checking too many passwords at once.",
+    responses((status = 200, body = Session), (status = 401, description = "invalid_credentials"),
+        (status = 429, description = "too_many_attempts or busy; see Retry-After")))]
 pub async fn login(
+    req: HttpRequest,
     db: web::Data<Db>,
     keys: web::Data<JwtKeys>,
+    passwords: web::Data<Passwords>,
+    throttle: web::Data<LoginThrottle>,
     body: web::Json<LoginRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Session>, ApiError> {
+    throttle.attempt_from(&req)?;
     let LoginRequest { username, password } = body.into_inner();
-    let user = db
-        .run(move |conn| {
-            let row = store::find_by_username(conn, username.trim())?;
-            Ok(match row {
-                Some(row) if row.password_hash.as_deref().is_some_and(|h| password::verify(&password, h)) => Some(row),
-                Some(_) => None,
-                None => {
-                    password::dummy_verify(&password);
-                    None
-                }
-            })
-        })
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
+    let username = username.trim().to_owned();
+    throttle.attempt_on(&username)?;
+    let user = match check_credentials(&db, &passwords, username.clone(), password).await {
+        Ok(user) => user,
+        Err(ApiError::InvalidCredentials) => return Err(ApiError::InvalidCredentials),
+        Err(other) => {
+            throttle.unchecked(&username);
+            return Err(other);
+        }
+    };
+    throttle.succeeded(&username);
     let id = user.id.parse().map_err(|_| anyhow::anyhow!("corrupt user id"))?;
-    Ok(HttpResponse::Ok().json(session(&keys, id, user.username)?))
+    Ok(web::Json(session(&keys, id, user.username)?))
+}
+
+/// The account these credentials open. The database connection is given back before
+/// the password is checked, which may wait for a hashing slot.
+async fn check_credentials(
+    db: &Db,
+    passwords: &Passwords,
+    username: String,
+    password: String,
+) -> Result<store::UserRow, ApiError> {
+    let row = db.run(move |conn| store::find_by_username(conn, &username)).await?;
+    // Unknown usernames and accounts without a password are checked against a dummy
+    // hash, so they take as long as wrong passwords.
+    let stored = row.as_ref().and_then(|row| row.password_hash.clone());
+    let verified = passwords.verify(password, stored).await?;
+    row.filter(|_| verified).ok_or(ApiError::InvalidCredentials)
 }
 
 /// Sets or changes the caller's password, so an anonymous account can sign in again elsewhere.
 #[utoipa::path(put, path = "/auth/password", tag = "auth", request_body = PasswordRequest,
-    responses((status = 200, body = Me), (status = 400, description = "weak_password or invalid_current_password")),
+    description = "Wrong `current_password`s count towards the username's sign-in limit.",
+    responses((status = 200, body = Me), (status = 400, description = "weak_password or invalid_current_password"),
+        (status = 429, description = "too_many_attempts or busy; see Retry-After")),
     security(("user_jwt" = [])))]
 pub async fn set_password(
     db: web::Data<Db>,
+    passwords: web::Data<Passwords>,
+    throttle: web::Data<LoginThrottle>,
     user: CurrentUser,
     body: web::Json<PasswordRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<Me>, ApiError> {
     let PasswordRequest { new_password, current_password } = body.into_inner();
     let length = new_password.chars().count();
     if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
@@ -135,25 +161,23 @@ pub async fn set_password(
         ));
     }
     let id = user.0;
-    let row = db
-        .run(move |conn| {
-            let row = store::find(conn, id)?;
-            if let Some(existing) = &row.password_hash {
-                if !current_password.as_deref().is_some_and(|c| password::verify(c, existing)) {
-                    return Ok(Err(ApiError::invalid(
-                        "invalid_current_password",
-                        "current_password is missing or wrong",
-                    )));
-                }
+    let row = db.run(move |conn| store::find(conn, id)).await?;
+    if let Some(existing) = row.password_hash {
+        let wrong = || ApiError::invalid("invalid_current_password", "current_password is missing or wrong");
+        let current = current_password.ok_or_else(wrong)?;
+        throttle.attempt_on(&row.username)?;
+        match passwords.verify(current, Some(existing)).await {
+            Ok(true) => throttle.succeeded(&row.username),
+            Ok(false) => return Err(wrong()),
+            Err(e) => {
+                throttle.unchecked(&row.username);
+                return Err(e);
             }
-            let hash = match password::hash(&new_password) {
-                Ok(hash) => hash,
-                Err(e) => return Ok(Err(e.into())),
-            };
-            store::set_password_hash(conn, id, &hash).map(Ok)
-        })
-        .await??;
-    Ok(HttpResponse::Ok().json(Me::from(row)))
+        }
+    }
+    let hash = passwords.hash(new_password).await?;
+    let row = db.run(move |conn| store::set_password_hash(conn, id, &hash)).await?;
+    Ok(web::Json(row.into()))
 }
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = Me)), security(("user_jwt" = [])))]

@@ -7,7 +7,7 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 use tollgate::{db::Db, error::ApiError, ids::UserId, users::store as users};
 
-use crate::helpers::{postgres_url, PgSchema, TestApp};
+use crate::helpers::{postgres_url, PgSchema, TestApp, User};
 
 const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
 
@@ -179,6 +179,146 @@ async fn control_plane_bodies_are_checked() {
     let huge = json!({"name": "x".repeat(100_000)});
     let response = app.post_json(&user, "/gateways", huge).await;
     assert_eq!(response.status(), 413);
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.at("/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn set_password(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    app.client.put(app.at("/auth/password")).bearer_auth(token).json(&body).send().await.unwrap()
+}
+
+async fn with_password(app: &TestApp, user: &User, password: &str) {
+    let response = set_password(app, &user.token, json!({ "new_password": password })).await;
+    assert_eq!(response.status(), 200);
+}
+
+async fn token_of(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+}
+
+/// A 429 in the control-plane shape with the given code, and the seconds its Retry-After asks for.
+async fn too_many(response: reqwest::Response, code: &str) -> u64 {
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code);
+    assert!(body["error"]["message"].is_string());
+    assert!(retry_after >= 1);
+    retry_after
+}
+
+/// A value from `/metrics`.
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app.client.get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+}
+
+#[tokio::test]
+async fn after_ten_failed_logins_a_username_answers_429_with_retry_after() {
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    with_password(&app, &user, "correct horse battery").await;
+    for attempt in 1..=10 {
+        assert_eq!(login(&app, &user.username, "wrong horse battery").await.status(), 401, "attempt {attempt}");
+    }
+    let wait = too_many(login(&app, &user.username, "wrong horse battery").await, "too_many_attempts").await;
+    assert!(wait <= 15 * 60, "within the 15-minute window: {wait}");
+    let wait = too_many(login(&app, &user.username, "correct horse battery").await, "too_many_attempts").await;
+    assert!(wait <= 15 * 60, "the right password waits too: guessing gains nothing");
+    assert_eq!(metric(&app, r#"tollgate_logins_throttled_total{limit="username"}"#).await, 2.0);
+
+    let other = app.join().await;
+    with_password(&app, &other, "another good one").await;
+    assert_eq!(login(&app, &other.username, "another good one").await.status(), 200, "other usernames are not held up");
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_usernames_failures() {
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    with_password(&app, &user, "correct horse battery").await;
+    for _ in 0..9 {
+        assert_eq!(login(&app, &user.username, "wrong horse battery").await.status(), 401);
+    }
+    assert_eq!(login(&app, &user.username, "correct horse battery").await.status(), 200);
+    for attempt in 1..=10 {
+        assert_eq!(login(&app, &user.username, "wrong horse battery").await.status(), 401, "attempt {attempt} after");
+    }
+    too_many(login(&app, &user.username, "wrong horse battery").await, "too_many_attempts").await;
+}
+
+#[tokio::test]
+async fn one_client_address_gets_30_login_attempts_a_minute_whatever_x_forwarded_for_says() {
+    let app = TestApp::spawn().await;
+    let attempt = |i: u32| {
+        app.client
+            .post(app.at("/auth/login"))
+            .header("x-forwarded-for", format!("10.0.0.{i}"))
+            .json(&json!({"username": format!("Nobody_Here_{i}"), "password": "whatever1"}))
+            .send()
+    };
+    for i in 1..=30 {
+        assert_eq!(attempt(i).await.unwrap().status(), 401, "attempt {i}");
+    }
+    let wait = too_many(attempt(31).await.unwrap(), "too_many_attempts").await;
+    assert!(wait <= 60, "within the one-minute window: {wait}");
+    assert_eq!(metric(&app, r#"tollgate_logins_throttled_total{limit="address"}"#).await, 1.0);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_limited() {
+    let app = TestApp::builder().env("TRUSTED_PROXY_HOPS", "1").start().await;
+    let attempt = |forwarded_for: String, i: u32| {
+        app.client
+            .post(app.at("/auth/login"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({"username": format!("Nobody_Here_{i}"), "password": "whatever1"}))
+            .send()
+    };
+    // The proxy appends the address it was called from; what the client wrote before it is not believed.
+    for i in 1..=30 {
+        assert_eq!(attempt(format!("192.0.2.{i}, 198.51.100.7"), i).await.unwrap().status(), 401, "attempt {i}");
+    }
+    too_many(attempt("198.51.100.7".into(), 31).await.unwrap(), "too_many_attempts").await;
+    assert_eq!(attempt("198.51.100.8".into(), 32).await.unwrap().status(), 401, "another client behind the proxy");
+}
+
+#[tokio::test]
+async fn concurrent_logins_never_run_more_password_hashes_than_the_slots_allow() {
+    let app = TestApp::spawn().await;
+    let mut users = Vec::new();
+    for _ in 0..4 {
+        let user = app.join().await;
+        with_password(&app, &user, "correct horse battery").await;
+        users.push(user);
+    }
+    let logins = (0..16).map(|i| login(&app, &users[i % 4].username, "correct horse battery"));
+    let mut signed_in = 0;
+    for response in futures_util::future::join_all(logins).await {
+        if response.status() == 429 {
+            too_many(response, "busy").await;
+        } else {
+            token_of(response).await;
+            signed_in += 1;
+        }
+    }
+    assert!(signed_in > 0);
+
+    let slots = metric(&app, "tollgate_password_hash_slots").await;
+    let peak = metric(&app, "tollgate_password_hashes_in_flight_max").await;
+    assert!((1.0..=4.0).contains(&slots), "a few slots, from the cores: {slots}");
+    assert!(peak >= 1.0 && peak <= slots, "at most {slots} hashes ran at once, not {peak}");
+    assert_eq!(metric(&app, "tollgate_password_hashes_in_flight").await, 0.0);
 }
 
 #[tokio::test]
