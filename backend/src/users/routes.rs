@@ -1,4 +1,4 @@
-//! `/auth/*`: join, login, password, me.
+//! `/auth/*`: join, login, logout, password, me.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::{names, store};
 use crate::{
-    auth::{password, CurrentUser, JwtKeys, LoginThrottle, Passwords},
+    auth::{password, sessions::IssuedToken, CurrentSession, CurrentUser, LoginThrottle, Passwords, Sessions},
     db::Db,
     error::ApiError,
     ids::UserId,
@@ -18,6 +18,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         web::scope("/auth")
             .route("/join", web::post().to(join))
             .route("/login", web::post().to(login))
+            .route("/logout", web::post().to(logout))
             .route("/password", web::put().to(set_password))
             .route("/me", web::get().to(me)),
     );
@@ -30,6 +31,12 @@ pub struct Session {
     /// User JWT for `Authorization: Bearer` on the control plane.
     pub token: String,
     pub expires_at: DateTime<Utc>,
+}
+
+impl Session {
+    fn new(id: UserId, username: String, issued: IssuedToken) -> Self {
+        Session { id, username, token: issued.token, expires_at: issued.expires_at }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -51,6 +58,16 @@ impl From<store::UserRow> for Me {
     }
 }
 
+/// The account after a password change, and the token of the one session it now has.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordChanged {
+    #[serde(flatten)]
+    pub me: Me,
+    /// Replaces the token the change was made with: every earlier session has ended.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub username: String,
@@ -64,18 +81,13 @@ pub struct PasswordRequest {
     pub current_password: Option<String>,
 }
 
-fn session(keys: &JwtKeys, id: UserId, username: String) -> Result<Session, ApiError> {
-    let (token, expires_at) = keys.issue(id)?;
-    Ok(Session { id, username, token, expires_at })
-}
-
 /// Creates an anonymous account with a generated username.
 #[utoipa::path(post, path = "/auth/join", tag = "auth", responses((status = 201, body = Session)))]
-pub async fn join(db: web::Data<Db>, keys: web::Data<JwtKeys>) -> Result<HttpResponse, ApiError> {
+pub async fn join(sessions: web::Data<Sessions>) -> Result<HttpResponse, ApiError> {
     let id = UserId::new();
-    let row = db
-        .run(move |conn| {
-            // Unnumbered names are nicer but run out; fall back to numbered ones on collision.
+    let (row, issued) = sessions
+        .start_with(id, move |conn| {
+            // Unnumbered names are nicer; after a few collisions numbered ones are all but certain to be free.
             let mut attempt = 0;
             loop {
                 match store::insert(conn, id, &names::generate(attempt >= 3)) {
@@ -88,7 +100,7 @@ pub async fn join(db: web::Data<Db>, keys: web::Data<JwtKeys>) -> Result<HttpRes
             }
         })
         .await?;
-    Ok(HttpResponse::Created().json(session(&keys, id, row.username)?))
+    Ok(HttpResponse::Created().json(Session::new(id, row.username, issued)))
 }
 
 /// Signs in with a password. Attempts are limited per client address and per username.
@@ -101,7 +113,7 @@ pub async fn join(db: web::Data<Db>, keys: web::Data<JwtKeys>) -> Result<HttpRes
 pub async fn login(
     req: HttpRequest,
     db: web::Data<Db>,
-    keys: web::Data<JwtKeys>,
+    sessions: web::Data<Sessions>,
     passwords: web::Data<Passwords>,
     throttle: web::Data<LoginThrottle>,
     body: web::Json<LoginRequest>,
@@ -120,7 +132,8 @@ pub async fn login(
     };
     throttle.succeeded(&username);
     let id = user.id.parse().map_err(|_| anyhow::anyhow!("corrupt user id"))?;
-    Ok(web::Json(session(&keys, id, user.username)?))
+    let issued = sessions.start(id).await?;
+    Ok(web::Json(Session::new(id, user.username, issued)))
 }
 
 /// The account these credentials open. The database connection is given back before
@@ -139,19 +152,31 @@ async fn check_credentials(
     row.filter(|_| verified).ok_or(ApiError::InvalidCredentials)
 }
 
+/// Ends the session of the token it is called with.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    description = "Ends the session of the calling token: from now on it answers 401 everywhere. Other sessions go on.",
+    responses((status = 204, description = "Signed out"), (status = 401)), security(("user_jwt" = [])))]
+pub async fn logout(sessions: web::Data<Sessions>, caller: CurrentSession) -> Result<HttpResponse, ApiError> {
+    sessions.end(caller.session).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Sets or changes the caller's password, so an anonymous account can sign in again elsewhere.
 #[utoipa::path(put, path = "/auth/password", tag = "auth", request_body = PasswordRequest,
-    description = "Wrong `current_password`s count towards the username's sign-in limit.",
-    responses((status = 200, body = Me), (status = 400, description = "weak_password or invalid_current_password"),
+    description = "Ends every session of the account, the calling one included, and answers with the token of a \
+        new one: the caller goes on with that token. Wrong `current_password`s count towards the username's \
+        sign-in limit.",
+    responses((status = 200, body = PasswordChanged), (status = 400, description = "weak_password or invalid_current_password"),
         (status = 429, description = "too_many_attempts or busy; see Retry-After")),
     security(("user_jwt" = [])))]
 pub async fn set_password(
     db: web::Data<Db>,
+    sessions: web::Data<Sessions>,
     passwords: web::Data<Passwords>,
     throttle: web::Data<LoginThrottle>,
     user: CurrentUser,
     body: web::Json<PasswordRequest>,
-) -> Result<web::Json<Me>, ApiError> {
+) -> Result<web::Json<PasswordChanged>, ApiError> {
     let PasswordRequest { new_password, current_password } = body.into_inner();
     let length = new_password.chars().count();
     if !(password::MIN_LENGTH..=password::MAX_LENGTH).contains(&length) {
@@ -161,7 +186,7 @@ pub async fn set_password(
         ));
     }
     let id = user.0;
-    let row = db.run(move |conn| store::find(conn, id)).await?;
+    let row = db.run(move |conn| store::find(conn, id)).await.map_err(account_gone)?;
     if let Some(existing) = row.password_hash {
         let wrong = || ApiError::invalid("invalid_current_password", "current_password is missing or wrong");
         let current = current_password.ok_or_else(wrong)?;
@@ -176,17 +201,21 @@ pub async fn set_password(
         }
     }
     let hash = passwords.hash(new_password).await?;
-    let row = db.run(move |conn| store::set_password_hash(conn, id, &hash)).await?;
-    Ok(web::Json(row.into()))
+    let (row, issued) = sessions.renew_with(id, move |conn| store::set_password_hash(conn, id, &hash)).await?;
+    Ok(web::Json(PasswordChanged { me: row.into(), token: issued.token, expires_at: issued.expires_at }))
 }
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = Me)), security(("user_jwt" = [])))]
 pub async fn me(db: web::Data<Db>, user: CurrentUser) -> Result<web::Json<Me>, ApiError> {
     let id = user.0;
-    let row = db.run(move |conn| store::find(conn, id)).await.map_err(|e| match ApiError::from(e) {
-        // A valid token for an account that no longer exists is not a session.
+    let row = db.run(move |conn| store::find(conn, id)).await.map_err(account_gone)?;
+    Ok(web::Json(row.into()))
+}
+
+/// A valid session for an account that no longer exists is not a session.
+fn account_gone(e: crate::db::DbError) -> ApiError {
+    match ApiError::from(e) {
         ApiError::NotFound => ApiError::Unauthorized,
         other => other,
-    })?;
-    Ok(web::Json(row.into()))
+    }
 }
