@@ -76,6 +76,7 @@ pub struct Config {
     pub providers: HashMap<String, ProviderSettings>,
     pub pricing_file: Option<PathBuf>,
     pub cors_origins: Vec<String>,
+    pub trusted_proxy_hops: usize,
     pub max_body_bytes: usize,
     /// Request bodies held in memory at once, across all calls.
     pub request_memory_bytes: usize,
@@ -199,6 +200,7 @@ impl Config {
                     o.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
                 })
                 .unwrap_or_default(),
+            trusted_proxy_hops: parse(&get, "TRUSTED_PROXY_HOPS", "0")?,
             max_body_bytes: parse(&get, "MAX_BODY_BYTES", "10485760")?,
             request_memory_bytes: parse::<usize>(&get, "REQUEST_MEMORY_MB", "64")?.saturating_mul(1024 * 1024),
             upstream_timeout: Duration::from_secs(parse(&get, "UPSTREAM_TIMEOUT_SECS", "600")?),

@@ -1,7 +1,12 @@
 //! The two error shapes: `ApiError` for the control plane and `OpenAiError` for the
 //! data plane. Every status code is decided here and nowhere else.
 
-use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use std::time::Duration;
+
+use actix_web::{
+    http::{header, StatusCode},
+    HttpResponse, ResponseError,
+};
 use serde_json::json;
 
 /// Control-plane errors: `{"error": {"code", "message"}}`.
@@ -16,7 +21,13 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     #[error("{0}")]
-    Conflict(String),
+    Conflict(&'static str),
+    /// Too many sign-in attempts for a username or from an address; the value is how long until the next may be tried.
+    #[error("too many attempts; try again in {} seconds", retry_after_secs(.0))]
+    TooManyAttempts(Duration),
+    /// Every password-hashing slot is busy and the wait for one ran out.
+    #[error("the server is busy; try again in {} seconds", retry_after_secs(.0))]
+    Busy(Duration),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("service temporarily unavailable")]
@@ -41,6 +52,8 @@ impl ApiError {
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::NotFound => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::TooManyAttempts(_) => "too_many_attempts",
+            ApiError::Busy(_) => "busy",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -55,6 +68,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyAttempts(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -65,9 +79,17 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(e) = self {
             tracing::error!(error = ?e, "control-plane request failed");
         }
-        HttpResponse::build(self.status_code())
-            .json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::TooManyAttempts(wait) | ApiError::Busy(wait) = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs(wait)));
+        }
+        response.json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
     }
+}
+
+/// Whole seconds, rounded up and at least one, as `Retry-After` wants them.
+fn retry_after_secs(wait: &Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl From<diesel::result::Error> for ApiError {
@@ -75,8 +97,11 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => ApiError::NotFound,
+            // The database's own text names tables and constraints: it goes to the log
+            // (as an internal error would), never into the response.
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                ApiError::Conflict(format!("already exists: {}", info.message()))
+                tracing::warn!(error = info.message(), constraint = info.constraint_name(), "unique violation");
+                ApiError::Conflict("something with these values already exists")
             }
             other => ApiError::Internal(other.into()),
         }

@@ -45,3 +45,4 @@ macro_rules! id_type {
 id_type!(UserId);
 id_type!(GatewayId);
 id_type!(EventId);
+id_type!(SessionId);

@@ -34,7 +34,7 @@ use anyhow::Context;
 
 use crate::{
     analytics::routes::AnalyticsLimits,
-    auth::JwtKeys,
+    auth::{JwtKeys, LoginThrottle, Passwords, Sessions},
     catalog::Catalog,
     config::Config,
     db::Db,
@@ -60,7 +60,9 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
-    pub jwt: aweb::Data<JwtKeys>,
+    pub sessions: aweb::Data<Sessions>,
+    pub passwords: aweb::Data<Passwords>,
+    pub login_throttle: aweb::Data<LoginThrottle>,
     pub cache: Arc<GatewayCache>,
     pub proxy: aweb::Data<Proxy>,
     pub store: Arc<dyn EventStore>,
@@ -70,7 +72,9 @@ pub struct AppState {
 /// Registers every route and the shared data on an app.
 pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
     cfg.app_data(aweb::Data::new(state.db.clone()))
-        .app_data(state.jwt.clone())
+        .app_data(state.sessions.clone())
+        .app_data(state.passwords.clone())
+        .app_data(state.login_throttle.clone())
         .app_data(aweb::Data::from(state.cache.clone()))
         .app_data(state.proxy.clone())
         .app_data(ops::store_data(state.store.clone()))
@@ -128,7 +132,9 @@ impl AppState {
             stream_limits: StreamLimits { idle: config.stream_idle_timeout, total: config.stream_max_duration },
         };
         Ok(Self {
-            jwt: aweb::Data::new(JwtKeys::new(&config.jwt_secret, config.jwt_ttl)),
+            sessions: aweb::Data::new(Sessions::new(db.clone(), JwtKeys::new(&config.jwt_secret), config.jwt_ttl)),
+            passwords: aweb::Data::new(Passwords::new(&metrics)),
+            login_throttle: aweb::Data::new(LoginThrottle::new(config.trusted_proxy_hops, &metrics)),
             config: Arc::new(config),
             db,
             cache,

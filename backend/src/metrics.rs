@@ -17,6 +17,11 @@ pub struct Metrics {
     pub event_insert_failures: IntCounter,
     pub events_dropped: IntCounter,
     pub events_spooled: IntGauge,
+    pub password_hash_slots: IntGauge,
+    pub password_hashes_in_flight: IntGauge,
+    pub password_hashes_in_flight_max: IntGauge,
+    pub password_hashes_refused: IntCounter,
+    pub logins_throttled: IntCounterVec,
 }
 
 impl Metrics {
@@ -64,6 +69,28 @@ impl Metrics {
             .expect("valid metric"),
             events_spooled: IntGauge::new("events_spooled", "Request events waiting in the disk spool")
                 .expect("valid metric"),
+            password_hash_slots: IntGauge::new("password_hash_slots", "Password hashes that may run at once")
+                .expect("valid metric"),
+            password_hashes_in_flight: IntGauge::new("password_hashes_in_flight", "Password hashes running now")
+                .expect("valid metric"),
+            password_hashes_in_flight_max: IntGauge::new(
+                "password_hashes_in_flight_max",
+                "Most password hashes that ran at once since start-up",
+            )
+            .expect("valid metric"),
+            password_hashes_refused: IntCounter::new(
+                "password_hashes_refused_total",
+                "Password checks answered 429 busy because no hashing slot freed up in time",
+            )
+            .expect("valid metric"),
+            logins_throttled: IntCounterVec::new(
+                Opts::new(
+                    "logins_throttled_total",
+                    "Sign-in attempts refused with 429, by the limit that refused them",
+                ),
+                &["limit"],
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -77,6 +104,11 @@ impl Metrics {
             Box::new(metrics.event_insert_failures.clone()),
             Box::new(metrics.events_dropped.clone()),
             Box::new(metrics.events_spooled.clone()),
+            Box::new(metrics.password_hash_slots.clone()),
+            Box::new(metrics.password_hashes_in_flight.clone()),
+            Box::new(metrics.password_hashes_in_flight_max.clone()),
+            Box::new(metrics.password_hashes_refused.clone()),
+            Box::new(metrics.logins_throttled.clone()),
         ] {
             metrics.registry.register(collector).expect("metric registered once");
         }

@@ -11,7 +11,8 @@ use crate::{analytics, gateways, ops, proxy, users};
 #[openapi(
     info(title = "Tollgate", description = "Multi-tenant AI gateway: OpenAI-compatible data plane and the control plane of the web app."),
     paths(
-        users::routes::join, users::routes::login, users::routes::set_password, users::routes::me,
+        users::routes::join, users::routes::login, users::routes::logout, users::routes::set_password,
+        users::routes::me,
         gateways::routes::create, gateways::routes::list, gateways::routes::get, gateways::routes::update,
         gateways::routes::delete, gateways::routes::rotate_secret,
         analytics::routes::analytics, analytics::routes::logs, analytics::routes::export,

@@ -1,72 +1,67 @@
-//! HS256 user tokens and the `CurrentUser` extractor.
+//! HS256 user tokens. A token names its user and its session; the session decides
+//! whether it is still valid (see `sessions`).
 
-use std::{future::Ready, time::Duration};
-
-use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::{error::ApiError, ids::UserId};
+use crate::{
+    error::ApiError,
+    ids::{SessionId, UserId},
+};
 
 const ISSUER: &str = "tollgate";
 
 #[derive(Serialize, Deserialize)]
 struct Claims {
     sub: UserId,
+    sid: SessionId,
     iat: i64,
     exp: i64,
     iss: String,
+}
+
+/// What a valid signature vouches for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub user: UserId,
+    pub session: SessionId,
 }
 
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    ttl: Duration,
 }
 
 impl JwtKeys {
-    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+    pub fn new(secret: &[u8]) -> Self {
         // Only HS256 is accepted: `alg: none` and algorithm-confusion tokens fail validation.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.leeway = 0;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
-    pub fn issue(&self, user: UserId) -> anyhow::Result<(String, DateTime<Utc>)> {
-        let now = Utc::now();
-        let expires_at = now + self.ttl;
-        let claims = Claims { sub: user, iat: now.timestamp(), exp: expires_at.timestamp(), iss: ISSUER.into() };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
-        Ok((token, expires_at))
+    pub fn issue(&self, claims: TokenClaims, expires_at: DateTime<Utc>) -> anyhow::Result<String> {
+        let claims = Claims {
+            sub: claims.user,
+            sid: claims.session,
+            iat: Utc::now().timestamp(),
+            exp: expires_at.timestamp(),
+            iss: ISSUER.into(),
+        };
+        Ok(encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
-    pub fn verify(&self, token: &str) -> Result<UserId, ApiError> {
+    /// The claims of a well-signed, unexpired token (one without a session id is not one of ours).
+    pub fn verify(&self, token: &str) -> Result<TokenClaims, ApiError> {
         decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims.sub)
+            .map(|data| TokenClaims { user: data.claims.sub, session: data.claims.sid })
             .map_err(|_| ApiError::Unauthorized)
     }
-}
-
-/// The user a control-plane request is made by, from `Authorization: Bearer <JWT>`.
-pub struct CurrentUser(pub UserId);
-
-impl FromRequest for CurrentUser {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req))
-    }
-}
-
-fn authenticate(req: &HttpRequest) -> Result<CurrentUser, ApiError> {
-    let keys = req.app_data::<web::Data<JwtKeys>>().ok_or_else(|| anyhow::anyhow!("JwtKeys missing"))?;
-    let token = bearer_token(req).ok_or(ApiError::Unauthorized)?;
-    keys.verify(token).map(CurrentUser)
 }
 
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {

@@ -24,6 +24,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     request_events (id) {
         id -> Text,
         request_id -> Text,
@@ -51,4 +60,5 @@ diesel::table! {
 }
 
 diesel::joinable!(gateways -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, gateways, request_events);
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, gateways, sessions, request_events);

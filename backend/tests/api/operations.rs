@@ -51,6 +51,7 @@ async fn the_openapi_document_describes_every_route() {
     let expected = [
         ("/auth/join", "post"),
         ("/auth/login", "post"),
+        ("/auth/logout", "post"),
         ("/auth/password", "put"),
         ("/auth/me", "get"),
         ("/gateways", "post"),
@@ -114,6 +115,10 @@ async fn no_secret_key_or_token_reaches_a_log_line() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // A password change ends every session and hands out a new one.
+    let changed: Value = response.json().await.unwrap();
+    let joined_token = user.token.clone();
+    let user = crate::helpers::User { token: changed["token"].as_str().unwrap().into(), ..user };
     app.client
         .post(app.at("/auth/login"))
         .json(&json!({"username": user.username, "password": "hunter2hunter2"}))
@@ -151,6 +156,7 @@ async fn no_secret_key_or_token_reaches_a_log_line() {
         gateway.secret.as_str(),
         rotated["secret"].as_str().unwrap(),
         user.token.as_str(),
+        joined_token.as_str(),
         "sk-operator-secret-9999",
         "sk-caller-secret-7777",
         "hunter2hunter2",
