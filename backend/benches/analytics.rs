@@ -81,12 +81,14 @@ fn synthetic(i: u64, total: u64, tenant: &Tenant, now_ms: i64) -> RequestEvent {
         streaming: i.is_multiple_of(3),
         status_code: if ok { 200 } else { 502 },
         ok,
-        error_type: (!ok).then(|| "upstream_error".into()),
+        error_type: (!ok).then(|| "api_error".into()),
+        error_code: (!ok).then(|| "upstream_error".into()),
         error_message: (!ok).then(|| "provider answered with status 502".into()),
         tokens_prompt: 100 + i % 900,
         tokens_completion: 20 + i % 300,
         tokens_cached: if i.is_multiple_of(5) { 64 } else { 0 },
         cost_nanousd: 10_000 + (i * 104_729) % 5_000_000,
+        priced: true,
         latency_ms: latency,
         ttft_ms: i.is_multiple_of(3).then_some(latency / 4),
         attempts: 1,
@@ -166,11 +168,10 @@ async fn run(label: &str, clickhouse: Option<ClickHouseSettings>, events: u64, g
     let client = reqwest::Client::new();
     let tenant = create_tenant(&base, &client, gateways).await;
 
+    let db = tokio::task::spawn_blocking(move || Db::connect(&db_url, 4)).await.unwrap().unwrap();
     let store: Arc<dyn EventStore> = match &clickhouse {
-        Some(settings) => Arc::new(ClickHouseEventStore::connect(settings).await.unwrap()),
-        None => Arc::new(SqlEventStore::new(
-            tokio::task::spawn_blocking(move || Db::connect(&db_url, 4)).await.unwrap().unwrap(),
-        )),
+        Some(settings) => Arc::new(ClickHouseEventStore::connect(settings, db.locks()).await.unwrap()),
+        None => Arc::new(SqlEventStore::new(db)),
     };
     println!("{label}: ingesting {events} events for {gateways} gateways through the event writer...");
     let rate = ingest(store, &dir.path().join("bench-spool"), events, &tenant).await;

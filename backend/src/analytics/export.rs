@@ -50,12 +50,14 @@ pub const CSV_COLUMNS: &[&str] = &[
     "status_code",
     "ok",
     "error_type",
+    "error_code",
     "error_message",
     "tokens_prompt",
     "tokens_completion",
     "tokens_cached",
     "cost",
     "cost_nanousd",
+    "priced",
     "latency_ms",
     "ttft_ms",
     "attempts",
@@ -78,8 +80,12 @@ fn csv_field(out: &mut String, value: &str) {
     }
 }
 
+/// What the cost cells of an unpriced call read: its cost is unknown, not zero.
+pub const UNPRICED: &str = "unpriced";
+
 pub fn csv_row(entry: &LogEntry) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let cost = |v: Option<String>| v.unwrap_or_else(|| UNPRICED.into());
     let cells = [
         entry.id.to_string(),
         entry.request_id.clone(),
@@ -91,12 +97,14 @@ pub fn csv_row(entry: &LogEntry) -> String {
         entry.status_code.to_string(),
         entry.ok.to_string(),
         opt(&entry.error_type),
+        opt(&entry.error_code),
         opt(&entry.error_message),
         entry.tokens_prompt.to_string(),
         entry.tokens_completion.to_string(),
         entry.tokens_cached.to_string(),
-        format!("{:.9}", entry.cost),
-        entry.cost_nanousd.to_string(),
+        cost(entry.cost.map(|c| format!("{c:.9}"))),
+        cost(entry.cost_nanousd.map(|c| c.to_string())),
+        entry.priced.to_string(),
         entry.latency_ms.to_string(),
         entry.ttft_ms.map(|t| t.to_string()).unwrap_or_default(),
         entry.attempts.to_string(),

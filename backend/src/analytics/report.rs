@@ -34,10 +34,12 @@ pub struct SummaryStats {
     pub tokens_in: u64,
     pub tokens_out: u64,
     pub total_tokens: u64,
-    /// USD.
+    /// USD, over priced calls (see `unpriced_requests`).
     pub total_cost: f64,
     /// The exact total, in nano-dollars.
     pub total_cost_nanousd: u64,
+    /// Calls whose cost is unknown (the model had no price): not in the costs, never counted as free.
+    pub unpriced_requests: u64,
     pub avg_latency_ms: Option<f64>,
     pub p50_latency_ms: Option<u64>,
     pub p95_latency_ms: Option<u64>,
@@ -60,6 +62,7 @@ pub struct ModelStats {
     pub total_tokens: u64,
     pub cost: f64,
     pub cost_nanousd: u64,
+    pub unpriced_requests: u64,
     pub avg_latency_ms: Option<f64>,
     pub error_count: u64,
 }
@@ -72,6 +75,7 @@ pub struct DailyStat {
     pub tokens_out: u64,
     pub cost: f64,
     pub cost_nanousd: u64,
+    pub unpriced_requests: u64,
     pub errors: u64,
     pub success_rate: Option<f64>,
 }
@@ -96,6 +100,7 @@ impl AnalyticsReport {
             total_tokens: t.tokens_in + t.tokens_out,
             total_cost: usd(t.cost_nanousd),
             total_cost_nanousd: t.cost_nanousd,
+            unpriced_requests: t.unpriced,
             avg_latency_ms: (t.requests > 0).then(|| t.latency_sum_ms as f64 / t.requests as f64),
             p50_latency_ms: latency.map(|l| l.p50),
             p95_latency_ms: latency.map(|l| l.p95),
@@ -117,6 +122,7 @@ impl AnalyticsReport {
                     total_tokens: m.tokens_in + m.tokens_out,
                     cost: usd(m.cost_nanousd),
                     cost_nanousd: m.cost_nanousd,
+                    unpriced_requests: m.unpriced,
                     avg_latency_ms: (m.requests > 0).then(|| m.latency_sum_ms as f64 / m.requests as f64),
                     error_count: m.errors,
                 };
@@ -134,6 +140,7 @@ impl AnalyticsReport {
                     tokens_out: d.tokens_out,
                     cost: usd(d.cost_nanousd),
                     cost_nanousd: d.cost_nanousd,
+                    unpriced_requests: d.unpriced,
                     errors: d.errors,
                     success_rate: ratio(d.requests - d.errors, d.requests),
                 }

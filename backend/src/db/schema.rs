@@ -56,6 +56,8 @@ diesel::table! {
         ttft_ms -> Nullable<BigInt>,
         attempts -> Integer,
         key_hint -> Nullable<Text>,
+        priced -> SmallInt,
+        error_code -> Nullable<Text>,
     }
 }
 

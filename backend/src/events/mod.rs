@@ -5,6 +5,7 @@ pub mod query;
 pub mod retention;
 pub mod sink;
 pub mod spool;
+pub mod statement;
 pub mod store;
 pub mod stores;
 pub mod writer;
@@ -37,16 +38,31 @@ pub struct RequestEvent {
     pub streaming: bool,
     pub status_code: u16,
     pub ok: bool,
+    /// The OpenAI error type of a failed call (`invalid_request_error`, `rate_limit_error`,
+    /// `api_error`, ... or the provider's own type).
     pub error_type: Option<String>,
+    /// The machine code of the failure where there is one (`model_not_found`,
+    /// `invalid_api_key`, `upstream_timeout`, `client_closed_request`, ...).
+    pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub tokens_prompt: u64,
     pub tokens_completion: u64,
     pub tokens_cached: u64,
+    /// Zero when the call is unpriced (see `priced`).
     pub cost_nanousd: u64,
+    /// Whether `cost_nanousd` is known: false when the model had no price, so an
+    /// unknown cost is never taken for a free call. Events spooled by an older
+    /// version lack the field and were all priced.
+    #[serde(default = "priced_by_default")]
+    pub priced: bool,
     pub latency_ms: u64,
     pub ttft_ms: Option<u64>,
     pub attempts: u32,
     pub key_hint: Option<String>,
+}
+
+fn priced_by_default() -> bool {
+    true
 }
 
 impl RequestEvent {

@@ -28,7 +28,10 @@ pub struct Totals {
     pub errors: u64,
     pub tokens_in: u64,
     pub tokens_out: u64,
+    /// Over priced calls only: an unpriced call adds nothing here.
     pub cost_nanousd: u64,
+    /// Calls whose cost is unknown (the model had no price).
+    pub unpriced: u64,
     pub latency_sum_ms: u64,
     pub ttft_sum_ms: u64,
     pub ttft_count: u64,
@@ -41,6 +44,7 @@ impl Totals {
         self.tokens_in += other.tokens_in;
         self.tokens_out += other.tokens_out;
         self.cost_nanousd += other.cost_nanousd;
+        self.unpriced += other.unpriced;
         self.latency_sum_ms += other.latency_sum_ms;
         self.ttft_sum_ms += other.ttft_sum_ms;
         self.ttft_count += other.ttft_count;

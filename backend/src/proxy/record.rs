@@ -130,9 +130,11 @@ impl CallRecord {
         }
         let ok = status_code < 400 && failure.is_none();
         let cost_nanousd = self.price.map_or(0, |p| p.cost_nanousd(&usage));
-        let (error_type, error_message) = match failure {
-            Some(f) => (Some(f.kind), Some(truncate_message(&f.message))),
-            None => (None, None),
+        // A call that used no tokens cost nothing, price or not (a refused or failed call).
+        let priced = self.price.is_some() || usage == Usage::default();
+        let (error_type, error_code, error_message) = match failure {
+            Some(f) => (Some(f.kind), f.code, Some(truncate_message(&f.message))),
+            None => (None, None, None),
         };
         self.sink.emit(RequestEvent {
             id: self.event_id,
@@ -148,11 +150,13 @@ impl CallRecord {
             status_code,
             ok,
             error_type,
+            error_code,
             error_message,
             tokens_prompt: usage.prompt,
             tokens_completion: usage.completion,
             tokens_cached: usage.cached,
             cost_nanousd,
+            priced,
             latency_ms: self.started.elapsed().as_millis() as u64,
             ttft_ms: self.ttft.map(|t| t.as_millis() as u64),
             attempts: self.attempts,

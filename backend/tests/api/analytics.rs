@@ -111,6 +111,7 @@ async fn analytics_match_what_providers_reported(backend: Backend) {
     assert_eq!(s["total_tokens"], total.tokens_in + total.tokens_out);
     assert_eq!(s["total_cost_nanousd"], total.cost_nanousd);
     assert_eq!(s["total_cost"].as_f64().unwrap(), total.cost_nanousd as f64 / 1e9);
+    assert_eq!(s["unpriced_requests"], 0, "every model called has a price; failed calls used no tokens");
     assert_eq!(s["error_rate"].as_f64().unwrap(), 2.0 / 8.0);
     assert_eq!(s["success_rate"].as_f64().unwrap(), 6.0 / 8.0);
     for field in ["p50_latency_ms", "p95_latency_ms", "p99_latency_ms", "min_latency_ms", "max_latency_ms"] {
@@ -175,12 +176,14 @@ pub fn event(gateway: GatewayId, user: UserId, days_ago: i64, latency_ms: u64, o
         streaming: latency_ms.is_multiple_of(2),
         status_code: if ok { 200 } else { 500 },
         ok,
-        error_type: (!ok).then(|| "server_error".into()),
+        error_type: (!ok).then(|| "api_error".into()),
+        error_code: (!ok).then(|| "upstream_error".into()),
         error_message: (!ok).then(|| "boom, \"quoted\"\nsecond line".into()),
         tokens_prompt: 100 + latency_ms,
         tokens_completion: 10,
         tokens_cached: 0,
         cost_nanousd: 1_234_567 + latency_ms,
+        priced: true,
         latency_ms,
         ttft_ms: latency_ms.is_multiple_of(2).then_some(latency_ms / 2),
         attempts: 1,
@@ -192,6 +195,74 @@ async fn feed(app: &TestApp, events: &[RequestEvent], database_url: Option<Strin
     let url = database_url.unwrap_or_else(|| format!("sqlite://{}", app.data_dir.path().join("tollgate.db").display()));
     let db = tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap();
     SqlEventStore::new(db).insert(events).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_call_to_a_model_without_a_price_is_unpriced_never_free() {
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "unpriced").await;
+    let unlisted = "openai/gpt-unlisted-1";
+    let priced_usage = call(&app, &gateway, "gpt-4o", false).await.unwrap();
+    call(&app, &gateway, unlisted, false).await.unwrap();
+    call(&app, &gateway, unlisted, true).await.unwrap();
+    assert!(call(&app, &gateway, "no-such-model", false).await.is_none());
+    let logs = app.wait_for_logs(&user, &gateway, 4).await;
+
+    let mut priced = Expected::default();
+    priced.add_success("gpt-4o", priced_usage.0, priced_usage.1);
+    let report = app.get_json(&user, &format!("/gateways/{}/analytics?days=7", gateway.id)).await;
+    assert_eq!(report["summary"]["unpriced_requests"], 2);
+    assert_eq!(report["summary"]["total_requests"], 4);
+    assert_eq!(report["summary"]["total_cost_nanousd"], priced.cost_nanousd, "the cost of the priced calls only");
+    let breakdown = &report["model_breakdown"];
+    assert_eq!(
+        (breakdown[unlisted]["requests"].as_u64(), breakdown[unlisted]["unpriced_requests"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(breakdown["gpt-4o"]["unpriced_requests"], 0);
+    assert_eq!(breakdown["no-such-model"]["unpriced_requests"], 0, "a refused call used nothing: it cost nothing");
+    let today = &report["daily_stats"][6];
+    assert_eq!((today["requests"].as_u64(), today["unpriced_requests"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(report["daily_stats"][0]["unpriced_requests"], 0);
+
+    let by_model = |m: &str| logs.iter().find(|l| l["model"] == m).unwrap().clone();
+    let unpriced = by_model(unlisted);
+    assert_eq!(unpriced["priced"], false);
+    assert!(unpriced["cost"].is_null() && unpriced["cost_nanousd"].is_null(), "unknown, not zero: {unpriced}");
+    assert!(unpriced["tokens_prompt"].as_u64().unwrap() > 0);
+    let known = by_model("gpt-4o");
+    assert_eq!((known["priced"].as_bool(), known["cost_nanousd"].as_u64()), (Some(true), Some(priced.cost_nanousd)));
+    let refused = by_model("no-such-model");
+    assert_eq!(
+        (refused["error_type"].as_str(), refused["error_code"].as_str(), refused["priced"].as_bool()),
+        (Some("invalid_request_error"), Some("model_not_found"), Some(true))
+    );
+    assert_eq!((refused["cost_nanousd"].as_u64(), known["error_code"].is_null()), (Some(0), true));
+
+    let csv = app.get(&user, &format!("/gateways/{}/logs/export?format=csv", gateway.id)).await.text().await.unwrap();
+    let rows = csv_rows(&csv);
+    let column = |name: &str| rows[0].iter().position(|c| c == name).unwrap_or_else(|| panic!("no {name} column"));
+    let (id, cost, cost_nanousd, priced_cell, code) =
+        (column("id"), column("cost"), column("cost_nanousd"), column("priced"), column("error_code"));
+    let row = |entry: &Value| rows.iter().find(|r| r[id] == entry["id"].as_str().unwrap()).unwrap().clone();
+    let unpriced_row = row(&unpriced);
+    assert_eq!(
+        (unpriced_row[cost].as_str(), unpriced_row[cost_nanousd].as_str(), unpriced_row[priced_cell].as_str()),
+        ("unpriced", "unpriced", "false")
+    );
+    let known_row = row(&known);
+    assert_eq!(
+        (known_row[cost_nanousd].clone(), known_row[priced_cell].as_str()),
+        (priced.cost_nanousd.to_string(), "true")
+    );
+    assert_eq!(row(&refused)[code], "model_not_found");
+
+    let ndjson =
+        app.get(&user, &format!("/gateways/{}/logs/export?format=ndjson", gateway.id)).await.text().await.unwrap();
+    let lines: Vec<Value> = ndjson.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let newest_first: Vec<Value> = lines.into_iter().rev().collect();
+    assert_eq!(newest_first, logs, "an NDJSON line is the log entry");
 }
 
 #[tokio::test]
@@ -280,6 +351,7 @@ async fn logs_page_newest_first_and_filter() {
     let first = &all.iter().find(|l| l["latency_ms"] == 10).unwrap();
     assert_eq!(first["error_message"], "boom, \"quoted\"\nsecond line");
     assert_eq!(first["cost"].as_f64(), Some(0.001234577));
+    assert_eq!((first["priced"].as_bool(), first["error_code"].as_str()), (Some(true), Some("upstream_error")));
     assert!(first.get("key_hint").is_none() && first.get("user_id").is_none());
 
     let errors = page_through(&app, &user, &gateway, "limit=2&status=error").await;
@@ -322,8 +394,10 @@ async fn exports_stream_every_matching_call_oldest_first() {
     assert_eq!(reader.len(), 2501);
     let times: Vec<&String> = reader.iter().map(|r| &r[2]).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
-    let failed = reader.iter().find(|r| r[8] == "false").unwrap();
-    assert_eq!(failed[10], "boom, \"quoted\"\nsecond line", "quoted per RFC 4180");
+    let column = |name: &str| header.iter().position(|c| c == name).unwrap();
+    let failed = reader.iter().find(|r| r[column("ok")] == "false").unwrap();
+    assert_eq!(failed[column("error_message")], "boom, \"quoted\"\nsecond line", "quoted per RFC 4180");
+    assert_eq!(failed[column("error_code")], "upstream_error");
 
     let response = app.get(&user, &format!("/gateways/{}/logs/export?format=ndjson&status=error", gateway.id)).await;
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");

@@ -76,6 +76,24 @@ async fn the_openapi_document_describes_every_route() {
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, expected.len(), "and nothing else");
     assert!(doc["components"]["schemas"]["AnalyticsReport"].is_object());
+
+    // What the web app reads about unpriced calls and error codes.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("SummaryStats", "unpriced_requests"),
+        ("ModelStats", "unpriced_requests"),
+        ("DailyStat", "unpriced_requests"),
+        ("LogEntry", "priced"),
+        ("LogEntry", "error_code"),
+    ] {
+        let required = schemas[schema]["required"].as_array().unwrap();
+        assert!(schemas[schema]["properties"][field].is_object(), "{schema}.{field} is documented");
+        assert_eq!(required.contains(&json!(field)), field != "error_code", "{schema}.{field}");
+    }
+    for field in ["cost", "cost_nanousd", "error_code"] {
+        let types = &schemas["LogEntry"]["properties"][field]["type"];
+        assert!(types.as_array().is_some_and(|t| t.contains(&json!("null"))), "LogEntry.{field} may be null: {types}");
+    }
 }
 
 /// Collects everything the app logs, at debug level for every crate.

@@ -111,8 +111,12 @@ async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
     let db = connect(url).await;
     let store = SqlEventStore::new(db);
     let (gateway, user) = (GatewayId::new(), UserId::new());
-    let events: Vec<_> =
+    let mut events: Vec<_> =
         (1..=10u64).map(|ms| event(gateway, user, 0, ms * 10, ms != 3, if ms <= 4 { "a" } else { "b" })).collect();
+    for unpriced in [6, 8] {
+        events[unpriced].priced = false;
+        events[unpriced].cost_nanousd = 0;
+    }
     store.insert(&events).await.unwrap();
     store.insert(&events[..5]).await.unwrap(); // a retried batch
     let other = event(GatewayId::new(), user, 0, 5, true, "a");
@@ -123,6 +127,9 @@ async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
     assert_eq!(summary.totals.errors, 1);
     assert_eq!(summary.totals.tokens_in, events.iter().map(|e| e.tokens_prompt).sum::<u64>());
     assert_eq!(summary.totals.cost_nanousd, events.iter().map(|e| e.cost_nanousd).sum::<u64>());
+    assert_eq!(summary.totals.unpriced, 2);
+    let unpriced: Vec<(&str, u64)> = summary.by_model.iter().map(|(m, t)| (m.as_str(), t.unpriced)).collect();
+    assert_eq!(unpriced, [("a", 0), ("b", 2)]);
     assert_eq!(summary.totals.latency_sum_ms, 550);
     let latency = summary.latency.unwrap();
     assert_eq!((latency.min, latency.max), (10, 100));
