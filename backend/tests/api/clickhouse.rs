@@ -14,7 +14,7 @@ use std::{
 use chrono::{Duration as Span, Utc};
 use serde_json::{json, Value};
 use tollgate::{
-    db::Db,
+    db::{Db, Locks},
     events::{
         retention,
         stores::{
@@ -30,15 +30,16 @@ use crate::helpers::{
     clickhouse_sql, clickhouse_url, hello, ClickHouseDatabase, ClickHouseServer, Gateway, TestApp, User,
 };
 
-/// A varied, reproducible history: several models and days, errors, streamed and
-/// not, cached tokens, shared milliseconds.
-fn history(gateway: GatewayId, user: UserId, count: u64) -> Vec<RequestEvent> {
+/// A varied, reproducible history: several models and days, errors with and without
+/// a code, unpriced calls, streamed and not, cached tokens, shared milliseconds.
+pub fn history(gateway: GatewayId, user: UserId, count: u64) -> Vec<RequestEvent> {
     let models = ["gpt-4o", "gpt-4o-mini", "mock/echo", "groq/llama-3.3-70b-versatile", "deepseek-chat"];
     let start = Utc::now() - Span::days(9);
     (0..count)
         .map(|i| {
             let ok = i % 11 != 3 && i % 17 != 0;
             let streaming = i % 3 == 0;
+            let priced = i % 13 != 5;
             let latency_ms = 20 + (i * 7919) % 2500;
             RequestEvent {
                 id: EventId::new(),
@@ -60,12 +61,14 @@ fn history(gateway: GatewayId, user: UserId, count: u64) -> Vec<RequestEvent> {
                     429
                 },
                 ok,
-                error_type: (!ok).then(|| "server_error".into()),
+                error_type: (!ok).then(|| if i % 2 == 0 { "api_error" } else { "rate_limit_error" }.into()),
+                error_code: (!ok && i % 2 == 0).then(|| "upstream_error".into()),
                 error_message: (!ok).then(|| format!("upstream said \"no\", call {i}")),
                 tokens_prompt: if ok { 50 + i % 400 } else { 0 },
                 tokens_completion: if ok { 10 + i % 90 } else { 0 },
                 tokens_cached: if ok && i % 4 == 0 { 16 } else { 0 },
-                cost_nanousd: if ok { 1_000 + (i * 104_729) % 9_000_000 } else { 0 },
+                cost_nanousd: if ok && priced { 1_000 + (i * 104_729) % 9_000_000 } else { 0 },
+                priced: priced || !ok,
                 latency_ms,
                 ttft_ms: streaming.then_some(latency_ms / 3),
                 attempts: 1 + (i % 7 == 0) as u32,
@@ -80,6 +83,11 @@ async fn fetch(app: &TestApp, user: &User, gateway: &Gateway, query: &str) -> St
     let response = app.get(user, &format!("/gateways/{}/{query}", gateway.id)).await;
     assert_eq!(response.status(), 200, "{query}");
     response.text().await.unwrap().replace(&gateway.id, "GATEWAY")
+}
+
+/// Migration locks of a process of its own (a lock file in a fresh directory).
+fn locks() -> Locks {
+    Locks::files(Box::leak(Box::new(tempfile::TempDir::new().unwrap())).path().join("tollgate.db"))
 }
 
 async fn sql_store_of(app: &TestApp) -> SqlEventStore {
@@ -108,7 +116,7 @@ async fn both_stores_give_the_same_answers() {
         })
         .collect();
     sql_store_of(&sql_app).await.insert(&events).await.unwrap();
-    let clickhouse = ClickHouseEventStore::connect(&database.settings()).await.unwrap();
+    let clickhouse = ClickHouseEventStore::connect(&database.settings(), locks()).await.unwrap();
     for chunk in mirrored.chunks(700) {
         clickhouse.insert(chunk).await.unwrap();
     }
@@ -176,16 +184,23 @@ async fn migrations_apply_once_and_converge() {
     let settings = ClickHouseDatabase::new(&url);
     let server = server_client(&settings.settings());
 
-    assert_eq!(migrations::migrate(&server, &settings.name, None).await.unwrap(), migrations::MIGRATIONS.len());
+    assert_eq!(
+        migrations::migrate(&server, &settings.name, None, &locks()).await.unwrap(),
+        migrations::MIGRATIONS.len()
+    );
     let fresh = schema_of(&url, &settings.name).await;
     assert!(fresh.contains("request_events"));
-    assert_eq!(migrations::migrate(&server, &settings.name, None).await.unwrap(), 0, "applying twice changes nothing");
+    assert_eq!(
+        migrations::migrate(&server, &settings.name, None, &locks()).await.unwrap(),
+        0,
+        "applying twice changes nothing"
+    );
     assert_eq!(schema_of(&url, &settings.name).await, fresh);
 
     // A database left at the previous migration, with events in it, ends at the same
     // schema, and the daily rollup it gains covers the events it already had.
     let older = ClickHouseDatabase::new(&url);
-    migrations::migrate(&server, &older.name, Some(migrations::MIGRATIONS.len() - 1)).await.unwrap();
+    migrations::migrate(&server, &older.name, Some(1), &locks()).await.unwrap();
     clickhouse_sql(&url, &format!(
         "INSERT INTO {}.request_events (id, request_id, gateway_id, user_id, ts, ts_ms, endpoint, model, upstream_model, provider, \
          streaming, status_code, ok, tokens_prompt, tokens_completion, tokens_cached, cost_nanousd, latency_ms, attempts) VALUES \
@@ -193,7 +208,10 @@ async fn migrations_apply_once_and_converge() {
          ('b', 'r2', 'g', 'u', 1700000001, 1700000001000, '/chat/completions', 'm', 'm', 'openai', 0, 500, 0, 0, 0, 0, 0, 90, 2)",
         older.name
     )).await;
-    assert_eq!(migrations::migrate(&server, &older.name, None).await.unwrap(), 1);
+    assert_eq!(
+        migrations::migrate(&server, &older.name, None, &locks()).await.unwrap(),
+        migrations::MIGRATIONS.len() - 1
+    );
     assert_eq!(schema_of(&url, &older.name).await, fresh);
     let rollup = clickhouse_sql(
         &url,
@@ -204,6 +222,18 @@ async fn migrations_apply_once_and_converge() {
     )
     .await;
     assert_eq!(rollup.trim(), "2\t1\t1500\t130");
+    // The events it had read as priced; the recreated view counts unpriced calls.
+    clickhouse_sql(&url, &format!(
+        "INSERT INTO {}.request_events (id, request_id, gateway_id, user_id, ts, ts_ms, endpoint, model, upstream_model, provider, \
+         streaming, status_code, ok, tokens_prompt, tokens_completion, tokens_cached, cost_nanousd, priced, latency_ms, attempts) VALUES \
+         ('c', 'r3', 'g', 'u', 1700000002, 1700000002000, '/chat/completions', 'm', 'm', 'openai', 0, 200, 1, 10, 5, 0, 0, 0, 30, 1)",
+        older.name
+    )).await;
+    let priced =
+        format!("SELECT groupArray(priced) FROM (SELECT priced FROM {}.request_events ORDER BY id)", older.name);
+    assert_eq!(clickhouse_sql(&url, &priced).await.trim(), "[1,1,0]");
+    let rollup = format!("SELECT sum(requests), sum(unpriced) FROM {}.request_events_daily", older.name);
+    assert_eq!(clickhouse_sql(&url, &rollup).await.trim(), "3\t1");
 
     // A migration file changed after it was applied stops the start-up.
     clickhouse_sql(
@@ -225,7 +255,7 @@ async fn migrations_apply_once_and_converge() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let error = migrations::migrate(&server, &older.name, None).await.unwrap_err();
+    let error = migrations::migrate(&server, &older.name, None, &locks()).await.unwrap_err();
     assert!(error.to_string().contains("was changed after it was applied"), "{error}");
 }
 
@@ -233,7 +263,7 @@ async fn migrations_apply_once_and_converge() {
 async fn retention_drops_whole_months_past_the_limit() {
     let Some(url) = clickhouse_url() else { return };
     let database = ClickHouseDatabase::new(&url);
-    let store = ClickHouseEventStore::connect(&database.settings()).await.unwrap();
+    let store = ClickHouseEventStore::connect(&database.settings(), locks()).await.unwrap();
     let (gateway, user) = (GatewayId::new(), UserId::new());
     let mut events = history(gateway, user, 4);
     for (event, days_ago) in events.iter_mut().zip([500, 450, 10, 0]) {
@@ -391,4 +421,80 @@ async fn sigterm_under_load_keeps_every_answered_call() {
     let answered = answered.load(Ordering::Relaxed);
     assert!(answered >= 16, "the load ran ({answered} calls)");
     assert_eq!(total_requests(&helper, &user, &gateway).await, answered, "every answered call is in ClickHouse");
+}
+
+/// Two processes sharing the relational database at `database_url` start together
+/// against a ClickHouse database whose events predate the daily rollup.
+async fn processes_starting_together_migrate_once(database_url: &str) {
+    let Some(url) = clickhouse_url() else { return };
+    let database = ClickHouseDatabase::new(&url);
+    let server = server_client(&database.settings());
+    migrations::migrate(&server, &database.name, Some(1), &locks()).await.unwrap();
+    clickhouse_sql(&url, &format!(
+        "INSERT INTO {}.request_events (id, request_id, gateway_id, user_id, ts, ts_ms, endpoint, model, upstream_model, provider, \
+         streaming, status_code, ok, tokens_prompt, tokens_completion, tokens_cached, cost_nanousd, latency_ms, attempts) \
+         SELECT toString(number), 'r', 'g', 'u', toDateTime(1700000000 + number), (1700000000 + number) * 1000, \
+         '/chat/completions', 'm', 'm', 'openai', 0, 200, 1, 10, 5, 0, 100, 40, 1 FROM system.numbers LIMIT 200",
+        database.name
+    )).await;
+
+    // Each process has its own pool, and so its own hold on the lock.
+    let connect =
+        |url: String| async move { tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap() };
+    let (first, second) = (connect(database_url.to_string()).await, connect(database_url.to_string()).await);
+    let settings = database.settings();
+    let (a, b) = tokio::join!(
+        ClickHouseEventStore::connect(&settings, first.locks()),
+        ClickHouseEventStore::connect(&settings, second.locks())
+    );
+    a.unwrap();
+    b.unwrap();
+
+    let ledger = format!("SELECT name, count() FROM {}.schema_migrations GROUP BY name ORDER BY name", database.name);
+    let expected: String = migrations::MIGRATIONS.iter().map(|(name, _)| format!("{name}\t1\n")).collect();
+    assert_eq!(clickhouse_sql(&url, &ledger).await, expected, "each migration applied once");
+    let rollup = format!("SELECT sum(requests), sum(cost_nanousd) FROM {}.request_events_daily", database.name);
+    assert_eq!(clickhouse_sql(&url, &rollup).await.trim(), "200\t20000", "the rollup backfill ran once");
+}
+
+#[tokio::test]
+async fn processes_sharing_sqlite_starting_together_migrate_clickhouse_once() {
+    let dir = tempfile::TempDir::new().unwrap();
+    processes_starting_together_migrate_once(&format!("sqlite://{}", dir.path().join("t.db").display())).await;
+}
+
+#[tokio::test]
+async fn processes_sharing_postgres_starting_together_migrate_clickhouse_once() {
+    let Some(base) = crate::helpers::postgres_url() else { return };
+    let schema = crate::helpers::PgSchema::create(&base);
+    processes_starting_together_migrate_once(&schema.url()).await;
+}
+
+/// README, "Analytics in ClickHouse": current releases recognise a retried insert by its
+/// token; ClickHouse 18.16 cannot, and stores a batch retried after it was written twice.
+#[tokio::test]
+async fn a_batch_retried_after_it_was_written_counts_once_where_the_server_can_tell() {
+    let Some(url) = clickhouse_url() else { return };
+    let database = ClickHouseDatabase::new(&url);
+    let store = Arc::new(ClickHouseEventStore::connect(&database.settings(), locks()).await.unwrap());
+    let version = clickhouse_sql(&url, "SELECT version()").await;
+    let deduplicates = store.deduplicates_inserts().await.unwrap();
+    assert_eq!(deduplicates, !version.starts_with("18."), "ClickHouse {}", version.trim());
+
+    let (gateway, user) = (GatewayId::new(), UserId::new());
+    let mut events = history(gateway, user, 250);
+    events.iter_mut().for_each(|e| e.ts = Utc::now());
+    let lossy = crate::pipeline::LostAnswer::new(store.clone());
+    crate::pipeline::write_through_the_writer(lossy.clone(), &events).await;
+    let inserts = lossy.inserts();
+    assert_eq!(inserts[1], inserts[0], "the retry is the same batch");
+
+    let twice = if deduplicates { 0 } else { inserts[0].len() };
+    let url = &url;
+    let count = |sql: String| async move { clickhouse_sql(url, &sql).await.trim().parse::<usize>().unwrap() };
+    let (stored, rolled_up) = (
+        count(format!("SELECT count() FROM {}.request_events", database.name)).await,
+        count(format!("SELECT sum(requests) FROM {}.request_events_daily", database.name)).await,
+    );
+    assert_eq!((stored, rolled_up), (events.len() + twice, events.len() + twice));
 }

@@ -1,8 +1,6 @@
 //! The embedded analytics store: a `request_events` table in the relational
 //! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use diesel::{
     backend::Backend,
@@ -18,8 +16,8 @@ use crate::{
     db::{schema::request_events, Db, DbConn, DbKind},
     events::{
         query::{quantile_index, Group, LatencyStats, PERCENTILES},
-        store::{BatchLimits, BufferedBatch, EventBatch},
-        Cursor, EventFilter, EventStore, Order, RequestEvent, StatusFilter, Summary, Totals,
+        statement::{Bind, Dialect, Statement},
+        Cursor, EventFilter, EventStore, Order, RequestEvent, Summary, Totals,
     },
 };
 
@@ -51,11 +49,13 @@ struct EventRow {
     status_code: i32,
     ok: i16,
     error_type: Option<String>,
+    error_code: Option<String>,
     error_message: Option<String>,
     tokens_prompt: i64,
     tokens_completion: i64,
     tokens_cached: i64,
     cost_nanousd: i64,
+    priced: i16,
     latency_ms: i64,
     ttft_ms: Option<i64>,
     attempts: i32,
@@ -82,11 +82,13 @@ impl From<&RequestEvent> for EventRow {
             status_code: e.status_code.into(),
             ok: e.ok.into(),
             error_type: e.error_type.clone(),
+            error_code: e.error_code.clone(),
             error_message: e.error_message.clone(),
             tokens_prompt: to_i64(e.tokens_prompt),
             tokens_completion: to_i64(e.tokens_completion),
             tokens_cached: to_i64(e.tokens_cached),
             cost_nanousd: to_i64(e.cost_nanousd),
+            priced: e.priced.into(),
             latency_ms: to_i64(e.latency_ms),
             ttft_ms: e.ttft_ms.map(to_i64),
             attempts: i32::try_from(e.attempts).unwrap_or(i32::MAX),
@@ -113,11 +115,13 @@ impl TryFrom<EventRow> for RequestEvent {
             status_code: u16::try_from(r.status_code)?,
             ok: r.ok != 0,
             error_type: r.error_type,
+            error_code: r.error_code,
             error_message: r.error_message,
             tokens_prompt: r.tokens_prompt.max(0) as u64,
             tokens_completion: r.tokens_completion.max(0) as u64,
             tokens_cached: r.tokens_cached.max(0) as u64,
             cost_nanousd: r.cost_nanousd.max(0) as u64,
+            priced: r.priced != 0,
             latency_ms: r.latency_ms.max(0) as u64,
             ttft_ms: r.ttft_ms.map(|t| t.max(0) as u64),
             attempts: u32::try_from(r.attempts.max(0))?,
@@ -132,6 +136,7 @@ const GROUP_SQL: &str = "SELECT ts_ms / 86400000 AS day, model, COUNT(*) AS requ
     CAST(SUM(tokens_prompt) AS BIGINT) AS tokens_in, \
     CAST(SUM(tokens_completion) AS BIGINT) AS tokens_out, \
     CAST(SUM(cost_nanousd) AS BIGINT) AS cost_nanousd, \
+    CAST(SUM(1 - priced) AS BIGINT) AS unpriced, \
     CAST(SUM(latency_ms) AS BIGINT) AS latency_sum_ms, \
     CAST(COALESCE(SUM(ttft_ms), 0) AS BIGINT) AS ttft_sum_ms, \
     COUNT(ttft_ms) AS ttft_count \
@@ -154,6 +159,8 @@ struct GroupRow {
     #[diesel(sql_type = BigInt)]
     cost_nanousd: i64,
     #[diesel(sql_type = BigInt)]
+    unpriced: i64,
+    #[diesel(sql_type = BigInt)]
     latency_sum_ms: i64,
     #[diesel(sql_type = BigInt)]
     ttft_sum_ms: i64,
@@ -173,6 +180,7 @@ impl From<GroupRow> for Group {
                 tokens_in: u(r.tokens_in),
                 tokens_out: u(r.tokens_out),
                 cost_nanousd: u(r.cost_nanousd),
+                unpriced: u(r.unpriced),
                 latency_sum_ms: u(r.latency_sum_ms),
                 ttft_sum_ms: u(r.ttft_sum_ms),
                 ttft_count: u(r.ttft_count),
@@ -195,79 +203,34 @@ struct ExtremesRow {
     highest: i64,
 }
 
-/// A bind value for hand-written SQL.
-#[derive(Clone)]
-enum Bind {
-    Text(String),
-    Int(i64),
+/// A statement as a diesel query of the connection's backend.
+fn boxed<'a, DB>(statement: &Statement) -> BoxedSqlQuery<'a, DB, SqlQuery>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+    String: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    let query = diesel::sql_query(statement.text()).into_boxed::<DB>();
+    statement.binds().iter().fold(query, |query, bind| match bind.clone() {
+        Bind::Text(s) => query.bind::<Text, _>(s),
+        Bind::Int(i) => query.bind::<BigInt, _>(i),
+    })
 }
 
-/// Hand-written SQL with its binds, rendered with the placeholder style of the backend.
-struct Sql {
-    kind: DbKind,
-    text: String,
-    binds: Vec<Bind>,
+fn load<T>(statement: &Statement, conn: &mut DbConn) -> QueryResult<Vec<T>>
+where
+    T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
+{
+    match conn {
+        DbConn::Sqlite(c) => boxed::<Sqlite>(statement).load(c),
+        DbConn::Postgres(c) => boxed::<Pg>(statement).load(c),
+    }
 }
 
-impl Sql {
-    fn new(kind: DbKind, text: &str) -> Self {
-        Self { kind, text: text.to_string(), binds: Vec::new() }
-    }
-
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    /// Appends a placeholder bound to `value`.
-    fn bind(&mut self, value: Bind) -> &mut Self {
-        self.binds.push(value);
-        match self.kind {
-            DbKind::Sqlite => self.text.push('?'),
-            DbKind::Postgres => self.text.push_str(&format!("${}", self.binds.len())),
-        }
-        self
-    }
-
-    /// ` WHERE ...` for an event filter.
-    fn filter(&mut self, filter: &EventFilter) -> &mut Self {
-        self.push(" WHERE gateway_id = ").bind(Bind::Text(filter.gateway_id.to_string()));
-        self.push(" AND ts_ms >= ").bind(Bind::Int(filter.from_ms));
-        self.push(" AND ts_ms < ").bind(Bind::Int(filter.to_ms));
-        if let Some(model) = &filter.model {
-            self.push(" AND model = ").bind(Bind::Text(model.clone()));
-        }
-        match filter.status {
-            Some(StatusFilter::Ok) => self.push(" AND ok = 1"),
-            Some(StatusFilter::Error) => self.push(" AND ok = 0"),
-            None => self,
-        }
-    }
-
-    fn boxed<'a, DB>(&self) -> BoxedSqlQuery<'a, DB, SqlQuery>
-    where
-        DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
-        String: ToSql<Text, DB>,
-        i64: ToSql<BigInt, DB>,
-    {
-        let mut query = diesel::sql_query(self.text.clone()).into_boxed::<DB>();
-        for bind in &self.binds {
-            query = match bind.clone() {
-                Bind::Text(s) => query.bind::<Text, _>(s),
-                Bind::Int(i) => query.bind::<BigInt, _>(i),
-            };
-        }
-        query
-    }
-
-    fn load<T>(&self, conn: &mut DbConn) -> QueryResult<Vec<T>>
-    where
-        T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
-    {
-        match conn {
-            DbConn::Sqlite(c) => self.boxed::<Sqlite>().load(c),
-            DbConn::Postgres(c) => self.boxed::<Pg>().load(c),
-        }
+fn dialect(kind: DbKind) -> Dialect {
+    match kind {
+        DbKind::Sqlite => Dialect::Sqlite,
+        DbKind::Postgres => Dialect::Postgres,
     }
 }
 
@@ -287,31 +250,38 @@ fn snapshot<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>)
 }
 
 fn summarize(conn: &mut DbConn, kind: DbKind, filter: &EventFilter) -> QueryResult<Summary> {
-    let mut groups = Sql::new(kind, GROUP_SQL);
+    let statement = |text: &str| Statement::new(dialect(kind), text);
+    let mut groups = statement(GROUP_SQL);
     groups.filter(filter).push(" GROUP BY day, model");
-    let groups: Vec<Group> = groups.load::<GroupRow>(conn)?.into_iter().map(Group::from).collect();
+    let groups: Vec<Group> = load::<GroupRow>(&groups, conn)?.into_iter().map(Group::from).collect();
     let count: u64 = groups.iter().map(|g| g.totals.requests).sum();
     // The latency at one position of the sorted latencies.
     let mut at = |index: u64| -> QueryResult<u64> {
-        let mut sql = Sql::new(kind, "SELECT latency_ms FROM request_events");
-        sql.filter(filter).push(" ORDER BY latency_ms LIMIT 1 OFFSET ").bind(Bind::Int(index as i64));
-        Ok(sql.load::<LatencyRow>(conn)?.first().map_or(0, |r| r.latency_ms.max(0) as u64))
+        let mut sql = statement("SELECT latency_ms FROM request_events");
+        sql.filter(filter).push(" ORDER BY latency_ms LIMIT 1 OFFSET ").bind(index as i64);
+        Ok(load::<LatencyRow>(&sql, conn)?.first().map_or(0, |r| r.latency_ms.max(0) as u64))
     };
     let latency = if count == 0 {
         None
     } else {
         let [p50, p95, p99] = PERCENTILES.map(|q| quantile_index(q, count));
         let (p50, p95, p99) = (at(p50)?, at(p95)?, at(p99)?);
-        let mut extremes = Sql::new(kind, "SELECT CAST(MIN(latency_ms) AS BIGINT) AS lowest, CAST(MAX(latency_ms) AS BIGINT) AS highest FROM request_events");
+        let mut extremes = statement(
+            "SELECT CAST(MIN(latency_ms) AS BIGINT) AS lowest, CAST(MAX(latency_ms) AS BIGINT) AS highest \
+             FROM request_events",
+        );
         extremes.filter(filter);
-        let extremes = extremes
-            .load::<ExtremesRow>(conn)?
+        let extremes = load::<ExtremesRow>(&extremes, conn)?
             .pop()
             .map_or((0, 0), |r| (r.lowest.max(0) as u64, r.highest.max(0) as u64));
         Some(LatencyStats { min: extremes.0, max: extremes.1, p50, p95, p99 })
     };
     Ok(Summary::from_groups(groups, latency))
 }
+
+const EVENT_COLUMNS: &str = "id, request_id, gateway_id, user_id, ts_ms, endpoint, model, upstream_model, provider, \
+    streaming, status_code, ok, error_type, error_code, error_message, tokens_prompt, tokens_completion, \
+    tokens_cached, cost_nanousd, priced, latency_ms, ttft_ms, attempts, key_hint";
 
 fn page(
     conn: &mut DbConn,
@@ -321,30 +291,13 @@ fn page(
     after: Option<Cursor>,
     limit: usize,
 ) -> QueryResult<Vec<EventRow>> {
-    let columns = "id, request_id, gateway_id, user_id, ts_ms, endpoint, model, upstream_model, provider, streaming, \
-        status_code, ok, error_type, error_message, tokens_prompt, tokens_completion, tokens_cached, cost_nanousd, \
-        latency_ms, ttft_ms, attempts, key_hint";
-    let mut sql = Sql::new(kind, &format!("SELECT {columns} FROM request_events"));
-    sql.filter(filter);
-    let (cmp, direction) = match order {
-        Order::NewestFirst => ("<", "DESC"),
-        Order::OldestFirst => (">", "ASC"),
-    };
-    if let Some(cursor) = after {
-        sql.push(&format!(" AND (ts_ms {cmp} ")).bind(Bind::Int(cursor.ts_ms));
-        sql.push(" OR (ts_ms = ").bind(Bind::Int(cursor.ts_ms));
-        sql.push(&format!(" AND id {cmp} ")).bind(Bind::Text(cursor.id.to_string())).push("))");
-    }
-    sql.push(&format!(" ORDER BY ts_ms {direction}, id {direction} LIMIT ")).bind(Bind::Int(limit as i64));
-    sql.load::<EventRow>(conn)
+    let mut sql = Statement::new(dialect(kind), format!("SELECT {EVENT_COLUMNS} FROM request_events"));
+    sql.filter(filter).after(order, after).order_by(order).push(" LIMIT ").bind(limit as i64);
+    load::<EventRow>(&sql, conn)
 }
 
 #[async_trait]
 impl EventStore for SqlEventStore {
-    fn open_batch(self: Arc<Self>, limits: BatchLimits) -> Box<dyn EventBatch> {
-        Box::new(BufferedBatch::new(self, limits))
-    }
-
     fn name(&self) -> &'static str {
         match self.db.kind() {
             DbKind::Sqlite => "sqlite",
@@ -357,7 +310,7 @@ impl EventStore for SqlEventStore {
         self.db
             .run(move |conn| {
                 conn.transaction(|conn| {
-                    // Both backends cap the binds of one statement; 22 columns x 1000 rows fits.
+                    // Both backends cap the binds of one statement; 24 columns x 1000 rows fits.
                     for chunk in rows.chunks(1000) {
                         // A retried batch must not count twice: duplicates by id are ignored.
                         match conn {
