@@ -52,7 +52,9 @@ use crate::{
 
 /// Largest control-plane JSON body (names, passwords: small).
 const CONTROL_JSON_LIMIT: usize = 64 * 1024;
-/// How long the event writer gets to drain after the server stopped.
+/// How long the event writer gets to drain after the server stopped; what it has not
+/// written by then goes to the spool. docker-compose's stop_grace_period covers the
+/// server's grace (SHUTDOWN_GRACE_SECS) plus this, with a margin.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Everything the handlers share, built once.
@@ -163,7 +165,7 @@ impl Tollgate {
         let db_url = config.database_url.clone();
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_url, 16)).await??;
         let store: Arc<dyn EventStore> = match &config.clickhouse {
-            Some(settings) => Arc::new(ClickHouseEventStore::connect(settings).await?),
+            Some(settings) => Arc::new(ClickHouseEventStore::connect(settings, db.locks()).await?),
             None => Arc::new(SqlEventStore::new(db.clone())),
         };
         let spool = Arc::new(Spool::open(&config.data_dir.join("spool")).context("cannot open the event spool")?);

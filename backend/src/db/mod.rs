@@ -1,6 +1,7 @@
 //! Relational storage: one diesel codebase over SQLite (default) and PostgreSQL,
 //! an r2d2 pool, and `Db::run` which keeps every diesel call off the async workers.
 
+pub mod lock;
 pub mod schema;
 
 use std::time::Duration;
@@ -13,6 +14,8 @@ use diesel::{
     Connection, QueryResult,
 };
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use self::lock::{LockGuard, Locks};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -47,6 +50,18 @@ pub struct ConnectionManager {
 }
 
 impl ConnectionManager {
+    /// Locks shared with every process using the same database.
+    fn locks(&self) -> Locks {
+        match self.kind {
+            DbKind::Postgres => Locks::Postgres(self.url.clone()),
+            // An in-memory database is this process's alone.
+            DbKind::Sqlite if self.url.is_empty() || self.url.starts_with(":memory:") => {
+                Locks::files(std::env::temp_dir().join(format!("tollgate-{}", std::process::id())))
+            }
+            DbKind::Sqlite => Locks::files(&self.url),
+        }
+    }
+
     pub fn new(url: &str) -> anyhow::Result<Self> {
         let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             DbKind::Postgres
@@ -96,19 +111,20 @@ impl r2d2::ManageConnection for ConnectionManager {
 pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
     kind: DbKind,
+    locks: Locks,
 }
 
 impl Db {
     /// Connects and applies pending migrations.
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
         let manager = ConnectionManager::new(url)?;
-        let kind = manager.kind;
+        let (kind, locks) = (manager.kind, manager.locks());
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
-        let db = Db { pool, kind };
+        let db = Db { pool, kind, locks };
         db.migrate()?;
         Ok(db)
     }
@@ -128,6 +144,10 @@ impl Db {
 
     pub fn kind(&self) -> DbKind {
         self.kind
+    }
+
+    pub fn locks(&self) -> Locks {
+        self.locks.clone()
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.

@@ -1,16 +1,23 @@
 //! ClickHouse schema migrations: `migrations/clickhouse/NNN_name.sql`, built into
 //! the binary, applied in order at start-up, each once. Applied files are recorded
 //! with a checksum; a file changed after it was applied stops the start-up.
+//! ClickHouse has no locks, so the migrations of a database run under a lock of
+//! the relational database the processes share: two processes starting together
+//! apply each migration (and its backfill) once.
 
 use anyhow::{bail, Context};
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::queries;
+use crate::db::Locks;
+
 /// Every migration, in order. `migration_files_are_all_listed` keeps this in step with the folder.
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("001_request_events.sql", include_str!("../../../../../migrations/clickhouse/001_request_events.sql")),
     ("002_daily_rollup.sql", include_str!("../../../../../migrations/clickhouse/002_daily_rollup.sql")),
+    ("003_event_pricing.sql", include_str!("../../../../../migrations/clickhouse/003_event_pricing.sql")),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
@@ -34,7 +41,7 @@ fn checksum(sql: &str) -> String {
 }
 
 /// The statements of a file: split at `;` line ends, comments and blanks dropped.
-fn statements(sql: &str) -> Vec<String> {
+pub fn statements(sql: &str) -> Vec<String> {
     sql.split(';')
         .map(|s| s.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n"))
         .map(|s| s.trim().to_string())
@@ -47,11 +54,14 @@ pub fn valid_database_name(name: &str) -> bool {
 }
 
 /// Creates `database` if missing and applies the first `upto` migrations (all when `None`)
-/// that are not applied yet. Returns how many were applied.
-pub async fn migrate(server: &Client, database: &str, upto: Option<usize>) -> anyhow::Result<usize> {
+/// that are not applied yet, holding the database's migration lock. With all of them
+/// applied, makes the tables recognise retried inserts where the server can (whatever
+/// its version was when the migrations ran). Returns how many migrations were applied.
+pub async fn migrate(server: &Client, database: &str, upto: Option<usize>, locks: &Locks) -> anyhow::Result<usize> {
     if !valid_database_name(database) {
         bail!("CLICKHOUSE_DATABASE {database:?} must be letters, digits and underscores");
     }
+    let _lock = locks.acquire(&format!("clickhouse-migrations/{database}")).await?;
     server
         .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
         .execute()
@@ -84,7 +94,18 @@ pub async fn migrate(server: &Client, database: &str, upto: Option<usize>) -> an
     if let Some(unknown) = applied.iter().find(|a| !MIGRATIONS.iter().any(|(n, _)| *n == a.name)) {
         tracing::warn!(migration = %unknown.name, "the ClickHouse schema has a migration this build does not know (a newer version ran here)");
     }
+    if upto.is_none() && deduplicates_inserts(server).await? {
+        for statement in queries::enable_deduplication() {
+            queries::query(&db, &statement).execute().await.context("cannot enable insert deduplication")?;
+        }
+    }
     Ok(count)
+}
+
+/// Whether the server can recognise a retried insert (ClickHouse 18.16 cannot; see README).
+pub async fn deduplicates_inserts(server: &Client) -> anyhow::Result<bool> {
+    let supported: u8 = queries::query(server, &queries::deduplication_support()).fetch_one().await?;
+    Ok(supported == 1)
 }
 
 #[cfg(test)]
