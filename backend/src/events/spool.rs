@@ -1,7 +1,9 @@
 //! An append-only file of events that could not be written to the store (store
 //! down, or queue full). Replayed in order, chunk by chunk; the position of the
 //! last replayed chunk is kept beside it, so a restart neither loses nor repeats
-//! what was already delivered.
+//! what was already delivered. A batch that was already sent to the store is kept
+//! as one group (each line tagged with the batch), and replayed as exactly that
+//! batch: a store that recognises a retried batch then recognises it.
 
 use std::{
     fs::{self, File, OpenOptions},
@@ -10,7 +12,26 @@ use std::{
     sync::Mutex,
 };
 
+use serde::{Deserialize, Serialize};
+
 use super::RequestEvent;
+
+/// One line of the spool: an event, tagged with its batch when it belongs to one.
+#[derive(Serialize)]
+struct LineOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch: Option<&'a str>,
+    #[serde(flatten)]
+    event: &'a RequestEvent,
+}
+
+#[derive(Deserialize)]
+struct LineIn {
+    #[serde(default)]
+    batch: Option<String>,
+    #[serde(flatten)]
+    event: RequestEvent,
+}
 
 pub struct Spool {
     path: PathBuf,
@@ -25,7 +46,8 @@ struct State {
     pending: u64,
 }
 
-/// A chunk read from the spool; `end` is the position to commit once it is delivered.
+/// A chunk read from the spool: one batch, or untagged events; `end` is the position
+/// to commit once it is delivered.
 pub struct Chunk {
     pub events: Vec<RequestEvent>,
     pub end: u64,
@@ -59,12 +81,22 @@ impl Spool {
 
     /// Appends and syncs, so spooled events survive a crash of the process.
     pub fn append(&self, events: &[RequestEvent]) -> io::Result<()> {
+        self.write(events, None)
+    }
+
+    /// Appends a batch that was sent to the store, to be replayed as exactly this batch.
+    pub fn append_batch(&self, events: &[RequestEvent]) -> io::Result<()> {
+        let Some(first) = events.first() else { return Ok(()) };
+        self.write(events, Some(&first.id.to_string()))
+    }
+
+    fn write(&self, events: &[RequestEvent], batch: Option<&str>) -> io::Result<()> {
         if events.is_empty() {
             return Ok(());
         }
         let mut buf = Vec::with_capacity(events.len() * 512);
         for event in events {
-            serde_json::to_writer(&mut buf, event).map_err(io::Error::other)?;
+            serde_json::to_writer(&mut buf, &LineOut { batch, event }).map_err(io::Error::other)?;
             buf.push(b'\n');
         }
         let mut state = self.state.lock().expect("spool lock");
@@ -75,7 +107,7 @@ impl Spool {
         Ok(())
     }
 
-    /// The oldest undelivered events, at most `max` of them.
+    /// The oldest undelivered events: a whole batch, or at most `max` untagged events.
     pub fn read_chunk(&self, max: usize) -> io::Result<Option<Chunk>> {
         let state = self.state.lock().expect("spool lock");
         if state.pending == 0 {
@@ -85,21 +117,29 @@ impl Spool {
         file.seek(SeekFrom::Start(state.offset))?;
         let mut reader = BufReader::new(file);
         let mut events = Vec::new();
+        // The batch of the chunk's first event (`Some(None)`: untagged events).
+        let mut group: Option<Option<String>> = None;
         let mut end = state.offset;
         let mut line = String::new();
-        while events.len() < max {
+        loop {
             line.clear();
             let read = reader.read_line(&mut line)?;
             if read == 0 || !line.ends_with('\n') {
                 // End of file, or a line cut short by a crash mid-write: stop before it.
                 break;
             }
-            end += read as u64;
-            match serde_json::from_str(line.trim()) {
-                Ok(event) => events.push(event),
+            match serde_json::from_str::<LineIn>(line.trim()) {
+                Ok(LineIn { batch, event }) => {
+                    let untagged_full = batch.is_none() && events.len() >= max;
+                    if group.get_or_insert_with(|| batch.clone()) != &batch || untagged_full {
+                        break;
+                    }
+                    events.push(event);
+                }
                 Err(e) if !line.trim().is_empty() => tracing::error!(error = %e, "skipping unreadable spool line"),
                 Err(_) => {}
             }
+            end += read as u64;
         }
         Ok(Some(Chunk { events, end }))
     }
@@ -160,11 +200,13 @@ mod tests {
             status_code: 200,
             ok: true,
             error_type: None,
+            error_code: None,
             error_message: None,
             tokens_prompt: n,
             tokens_completion: 1,
             tokens_cached: 0,
             cost_nanousd: n,
+            priced: true,
             latency_ms: 1,
             ttft_ms: None,
             attempts: 1,
@@ -212,5 +254,36 @@ mod tests {
         let chunk = spool.read_chunk(10).unwrap().unwrap();
         let tokens: Vec<u64> = chunk.events.iter().map(|e| e.tokens_prompt).collect();
         assert_eq!(tokens, [1, 2]);
+    }
+
+    #[test]
+    fn a_spooled_batch_comes_back_whole_and_alone() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let events: Vec<_> = (0..9).map(event).collect();
+        spool.append(&events[..2]).unwrap();
+        spool.append_batch(&events[2..6]).unwrap();
+        spool.append_batch(&events[6..7]).unwrap();
+        spool.append(&events[7..]).unwrap();
+
+        let mut chunks = Vec::new();
+        while let Some(chunk) = spool.read_chunk(3).unwrap() {
+            chunks.push(chunk.events.iter().map(|e| e.tokens_prompt).collect::<Vec<_>>());
+            spool.commit(&chunk).unwrap();
+        }
+        assert_eq!(chunks, [vec![0, 1], vec![2, 3, 4, 5], vec![6], vec![7, 8]], "a batch is never split nor merged");
+    }
+
+    #[test]
+    fn events_spooled_before_pricing_was_recorded_read_as_priced() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let original = event(1);
+        let mut line = serde_json::to_value(&original).unwrap();
+        line.as_object_mut().unwrap().remove("priced");
+        line.as_object_mut().unwrap().remove("error_code");
+        fs::write(dir.path().join("events.ndjson"), format!("{line}\n")).unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let chunk = spool.read_chunk(10).unwrap().unwrap();
+        assert_eq!(chunk.events, [original]);
     }
 }

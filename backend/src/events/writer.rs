@@ -1,23 +1,22 @@
-//! The background writer. Events from the queue go into the store's open batch,
-//! which is written every `batch_rows` events or `flush_interval`. The writer
-//! keeps every event until its batch is written: a failed batch is retried with
-//! backoff, then spooled to disk, and while the store is failing new events are
-//! spooled too (behind the older ones), to be replayed in order once it answers.
-//! Shutdown drains the queue, and the spool while the store is up.
+//! The background writer. Events from the queue gather in a batch, written every
+//! `batch_rows` events or `flush_interval`. The writer keeps every event until its
+//! batch is written: a failed batch is retried with backoff, then spooled to disk,
+//! and while the store is failing new events are spooled too (behind the older
+//! ones), to be replayed in order once it answers. A retry always sends the same
+//! events in the same order, so a store that recognises a retried batch does.
+//! Shutdown drains the queue, and the spool while the store is up; what is still
+//! unwritten at the drain deadline goes to the spool, replayed at the next start.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::{
     sync::{mpsc, watch},
     task::JoinHandle,
+    time::Instant,
 };
 
 use super::{
-    spool::Spool,
-    store::{BatchLimits, EventBatch},
+    spool::{Chunk, Spool},
     EventSink, EventStore, RequestEvent,
 };
 use crate::metrics::Metrics;
@@ -31,38 +30,46 @@ pub struct WriterConfig {
 /// The running pipeline: the sink for the hot path, and the handle to stop the writer.
 pub struct EventPipeline {
     pub sink: EventSink,
-    shutdown: watch::Sender<bool>,
+    /// The drain deadline, once shutdown is asked for.
+    shutdown: watch::Sender<Option<Instant>>,
     task: JoinHandle<()>,
 }
+
+/// Time the writer gets after the drain deadline to put what it still holds in the spool.
+const SPOOL_GRACE: Duration = Duration::from_secs(5);
 
 impl EventPipeline {
     pub fn start(store: Arc<dyn EventStore>, spool: Arc<Spool>, metrics: Arc<Metrics>, config: WriterConfig) -> Self {
         let (tx, rx) = mpsc::channel(config.queue_capacity);
-        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (shutdown, deadline) = watch::channel(None);
         metrics.events_spooled.set(spool.pending() as i64);
-        let limits = BatchLimits { rows: config.batch_rows, period: config.flush_interval };
         let writer = Writer {
-            batch: store.clone().open_batch(limits),
             store,
             spool: spool.clone(),
             metrics: metrics.clone(),
-            limits,
-            unwritten: Vec::new(),
+            rows: config.batch_rows,
+            period: config.flush_interval,
+            batch: Vec::new(),
+            opened: Instant::now(),
             held: Vec::new(),
+            failed_chunk: None,
             retry_at: Instant::now(),
             backoff: INITIAL_BACKOFF,
+            deadline,
         };
-        let task = tokio::spawn(writer.run(rx, shutdown_rx));
+        let task = tokio::spawn(writer.run(rx));
         Self { sink: EventSink::new(tx, spool, metrics), shutdown, task }
     }
 
-    /// Drains the queue and, while the store is up, the spool; gives up after `deadline`
-    /// (what is left stays in the spool for the next start).
+    /// Drains the queue and, while the store is up, the spool. Store calls still
+    /// unanswered at `deadline` are given up, and every event not yet written goes
+    /// to the spool for the next start.
     pub async fn shutdown(self, deadline: Duration) {
-        let _ = self.shutdown.send(true);
+        let deadline = Instant::now() + deadline;
+        let _ = self.shutdown.send(Some(deadline));
         drop(self.sink);
-        if tokio::time::timeout(deadline, self.task).await.is_err() {
-            tracing::error!("event writer did not finish draining in time");
+        if tokio::time::timeout_at(deadline + SPOOL_GRACE, self.task).await.is_err() {
+            tracing::error!("event writer did not finish spooling in time: its unwritten events are lost");
         }
     }
 }
@@ -70,29 +77,36 @@ impl EventPipeline {
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Quick retries of one failed batch before it goes to the spool.
-const INSERT_ATTEMPTS: u32 = 3;
+const INSERT_RETRIES: u32 = 3;
 
 struct Writer {
     store: Arc<dyn EventStore>,
-    batch: Box<dyn EventBatch>,
     spool: Arc<Spool>,
     metrics: Arc<Metrics>,
-    limits: BatchLimits,
-    /// In the open batch, not yet confirmed written.
-    unwritten: Vec<RequestEvent>,
+    rows: usize,
+    period: Duration,
+    /// The open batch: accepted, not yet written.
+    batch: Vec<RequestEvent>,
+    /// When the open batch took its first event.
+    opened: Instant,
     /// Arrived while the store was failing; bound for the spool.
     held: Vec<RequestEvent>,
+    /// A spool chunk whose replay failed: retried as it is, never regrouped.
+    failed_chunk: Option<Chunk>,
     /// While the store is failing, nothing is written to it before this instant.
     retry_at: Instant,
     backoff: Duration,
+    /// The drain deadline once shutdown is asked for.
+    deadline: watch::Receiver<Option<Instant>>,
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<RequestEvent>, mut shutdown: watch::Receiver<bool>) {
-        let mut received = Vec::with_capacity(self.limits.rows.min(4096));
+    async fn run(mut self, mut rx: mpsc::Receiver<RequestEvent>) {
+        let mut received = Vec::with_capacity(self.rows.min(4096));
         // Ticks often enough that a due batch is written close to its deadline.
-        let mut ticker = tokio::time::interval((self.limits.period / 4).max(Duration::from_millis(5)));
+        let mut ticker = tokio::time::interval((self.period / 4).max(Duration::from_millis(5)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown = self.deadline.clone();
         loop {
             tokio::select! {
                 count = rx.recv_many(&mut received, 4096) => {
@@ -114,8 +128,7 @@ impl Writer {
             self.metrics.event_queue_depth.dec();
             self.accept(event).await;
         }
-        let result = self.batch.flush().await;
-        self.settle(result).await;
+        self.flush().await;
         self.spool_held();
         self.retry_at = Instant::now();
         self.replay().await;
@@ -137,75 +150,80 @@ impl Writer {
     async fn accept(&mut self, event: RequestEvent) {
         if self.degraded() {
             self.held.push(event);
-            if self.held.len() >= self.limits.rows {
+            if self.held.len() >= self.rows {
                 self.spool_held();
             }
             return;
         }
-        let result = match self.batch.write(&event).await {
-            Ok(()) => {
-                self.unwritten.push(event);
-                self.batch.commit().await
-            }
-            Err(e) => {
-                self.unwritten.push(event);
-                Err(e)
-            }
-        };
-        self.settle(result).await;
+        if self.batch.is_empty() {
+            self.opened = Instant::now();
+        }
+        self.batch.push(event);
+        if self.batch.len() >= self.rows {
+            self.flush().await;
+        }
     }
 
     async fn tick(&mut self) {
-        if !self.unwritten.is_empty() {
-            let result = self.batch.commit().await;
-            self.settle(result).await;
+        if !self.batch.is_empty() && self.opened.elapsed() >= self.period {
+            self.flush().await;
         }
         self.spool_held();
         self.replay().await;
     }
 
-    /// Accounts for a batch write: confirmed events are forgotten; a failure
-    /// gets retries, then the spool.
-    async fn settle(&mut self, result: anyhow::Result<u64>) {
-        match result {
-            Ok(0) => {}
-            Ok(written) => {
-                self.metrics.events_inserted.inc_by(written);
-                self.unwritten.clear();
-                self.backoff = INITIAL_BACKOFF;
-            }
-            Err(e) => {
-                self.metrics.event_insert_failures.inc();
-                tracing::warn!(error = %e, rows = self.unwritten.len(), store = self.store.name(), "event batch failed");
-                // The failed batch is gone; a fresh one takes the next events.
-                self.batch = self.store.clone().open_batch(self.limits);
-                let events = std::mem::take(&mut self.unwritten);
-                if !self.insert_with_retries(&events).await {
-                    self.hold_off();
-                    self.held.splice(0..0, events);
-                    self.spool_held();
-                }
-            }
+    /// Writes the open batch: retried a few times, then spooled whole.
+    async fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
         }
-    }
-
-    async fn insert_with_retries(&mut self, events: &[RequestEvent]) -> bool {
+        let events = std::mem::take(&mut self.batch);
         let mut pause = Duration::from_millis(50);
-        for attempt in 1..=INSERT_ATTEMPTS {
-            tokio::time::sleep(pause).await;
-            match self.store.insert(events).await {
+        for attempt in 0..=INSERT_RETRIES {
+            if attempt > 0 && !self.pause(pause).await {
+                break;
+            }
+            match self.bounded(self.store.insert(&events)).await {
                 Ok(()) => {
                     self.metrics.events_inserted.inc_by(events.len() as u64);
-                    return true;
+                    self.backoff = INITIAL_BACKOFF;
+                    return;
                 }
                 Err(e) => {
                     self.metrics.event_insert_failures.inc();
-                    tracing::warn!(error = %e, attempt, rows = events.len(), "event batch retry failed");
+                    tracing::warn!(error = %e, attempt, rows = events.len(), store = self.store.name(), "event batch failed");
                 }
             }
             pause *= 4;
         }
-        false
+        self.hold_off();
+        // An attempt may have been written although its answer was lost: the batch is
+        // spooled as one group, so its replay is the same batch again.
+        if let Err(e) = self.spool.append_batch(&events) {
+            self.dropped(events.len(), &e);
+        }
+        self.metrics.events_spooled.set(self.spool.pending() as i64);
+    }
+
+    /// Runs a store call, given up at the drain deadline.
+    async fn bounded<T>(&self, call: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+        tokio::select! {
+            biased;
+            () = deadline_reached(self.deadline.clone()) => {
+                anyhow::bail!("the shutdown drain deadline passed before the store answered")
+            }
+            result = call => result,
+        }
+    }
+
+    /// Waits `pause`; false when the drain deadline comes first.
+    async fn pause(&self, pause: Duration) -> bool {
+        self.bounded(async {
+            tokio::time::sleep(pause).await;
+            Ok(())
+        })
+        .await
+        .is_ok()
     }
 
     fn hold_off(&mut self) {
@@ -217,29 +235,37 @@ impl Writer {
         if self.held.is_empty() {
             return;
         }
-        if let Err(e) = self.spool.append(&self.held) {
-            self.metrics.events_dropped.inc_by(self.held.len() as u64);
-            tracing::error!(error = %e, lost = self.held.len(), "cannot write the event spool: events dropped");
+        let held = std::mem::take(&mut self.held);
+        if let Err(e) = self.spool.append(&held) {
+            self.dropped(held.len(), &e);
         }
-        self.held.clear();
         self.metrics.events_spooled.set(self.spool.pending() as i64);
+    }
+
+    fn dropped(&self, count: usize, error: &std::io::Error) {
+        self.metrics.events_dropped.inc_by(count as u64);
+        tracing::error!(error = %error, lost = count, "cannot write the event spool: events dropped");
     }
 
     /// Delivers the spool in order, chunk by chunk, until it is empty or the store fails.
     async fn replay(&mut self) {
         while Instant::now() >= self.retry_at {
-            let chunk = match self.spool.read_chunk(self.limits.rows) {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the event spool");
-                    return;
-                }
+            let chunk = match self.failed_chunk.take() {
+                Some(chunk) => chunk,
+                None => match self.spool.read_chunk(self.rows) {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the event spool");
+                        return;
+                    }
+                },
             };
             if !chunk.events.is_empty() {
-                if let Err(e) = self.store.insert(&chunk.events).await {
+                if let Err(e) = self.bounded(self.store.insert(&chunk.events)).await {
                     self.metrics.event_insert_failures.inc();
                     tracing::warn!(error = %e, store = self.store.name(), "spool replay failed; will retry");
+                    self.failed_chunk = Some(chunk);
                     self.hold_off();
                     return;
                 }
@@ -251,6 +277,20 @@ impl Writer {
                 return;
             }
             self.metrics.events_spooled.set(self.spool.pending() as i64);
+        }
+    }
+}
+
+/// Resolves once a drain deadline is set and has passed; never before shutdown.
+async fn deadline_reached(mut deadline: watch::Receiver<Option<Instant>>) {
+    loop {
+        let current = *deadline.borrow_and_update();
+        if let Some(at) = current {
+            tokio::time::sleep_until(at).await;
+            return;
+        }
+        if deadline.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }
