@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with the official OpenAI SDK for the SDK compatibility test. Idempotent.
+# Creates .venv with the Python packages the tests use (the official OpenAI SDK; chDB, a current
+# ClickHouse engine in process). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements=scripts/requirements-test.txt

@@ -12,7 +12,7 @@ fail() { echo "error: $*" >&2; exit 1; }
 failed=()
 suite() { "$@" || failed+=("$*"); }
 
-step "Python virtualenv for the OpenAI SDK test"
+step "Python virtualenv for the OpenAI SDK and chDB tests"
 scripts/setup-python.sh
 export TOLLGATE_TEST_PYTHON="$root/.venv/bin/python"
 

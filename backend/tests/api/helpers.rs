@@ -27,6 +27,30 @@ pub fn required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// The test virtualenv's Python (`scripts/setup-python.sh`; `make test` exports
+/// TOLLGATE_TEST_PYTHON) when it can import `module`, or `None` (skip) outside CI.
+pub fn test_python(module: &str) -> Option<std::path::PathBuf> {
+    let python = std::env::var("TOLLGATE_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    let imports = |python: &std::path::Path| {
+        std::process::Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if python.exists() && imports(&python) {
+        return Some(python);
+    }
+    assert!(
+        !required(),
+        "CI=true but the test virtualenv ({}) cannot import {module}: run scripts/setup-python.sh",
+        python.display()
+    );
+    eprintln!("{} cannot import {module}: skipping (make test sets up the virtualenv)", python.display());
+    None
+}
+
 /// The PostgreSQL server tests use, or `None` (skip) outside CI.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL") {

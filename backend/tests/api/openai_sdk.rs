@@ -5,27 +5,11 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::helpers::{required, TestApp};
-
-fn python() -> Option<PathBuf> {
-    let venv = std::env::var("TOLLGATE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
-    if venv.exists() {
-        return Some(venv);
-    }
-    assert!(
-        !required(),
-        "CI=true but the test virtualenv ({}) is missing: run scripts/setup-python.sh",
-        venv.display()
-    );
-    eprintln!("no test virtualenv at {}: skipping the OpenAI SDK test (make test sets it up)", venv.display());
-    None
-}
+use crate::helpers::{test_python, TestApp};
 
 #[tokio::test]
 async fn the_official_openai_python_sdk_works_with_base_url_and_api_key() {
-    let Some(python) = python() else { return };
+    let Some(python) = test_python("openai") else { return };
     let app = TestApp::spawn().await;
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "sdk").await;
