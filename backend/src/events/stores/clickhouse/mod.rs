@@ -59,7 +59,9 @@ impl ClickHouseEventStore {
             schema: tokio::sync::OnceCell::new(),
         };
         match tokio::time::timeout(Duration::from_secs(5), store.server.query("SELECT 1").fetch_one::<u8>()).await {
-            Ok(Ok(_)) => drop(store.ensure_schema().await?),
+            Ok(Ok(_)) => {
+                store.ensure_schema().await?;
+            }
             _ => tracing::warn!(
                 url = %crate::config::redact_url(&settings.url),
                 "ClickHouse does not answer: events wait in the spool until it does"
