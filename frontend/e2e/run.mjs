@@ -140,7 +140,7 @@ describe('Tollgate web app', { timeout: 30 * 60_000 }, () => {
     const welcome = page.getByTestId('welcome-username')
     await welcome.waitFor()
     s.username = (await welcome.textContent()).trim()
-    assert.match(s.username, /^[A-Za-z]+_[A-Za-z]+$/)
+    assert.match(s.username, /^[A-Za-z]+_[A-Za-z]+_[A-Za-z]+$/)
     assert.equal((await page.getByTestId('header-username').textContent()).trim(), s.username)
     await page.getByRole('heading', { name: 'Create your first gateway' }).waitFor()
     await shot('gateway-list-empty')

@@ -130,8 +130,9 @@ impl CallRecord {
         }
         let ok = status_code < 400 && failure.is_none();
         let cost_nanousd = self.price.map_or(0, |p| p.cost_nanousd(&usage));
-        // A call that used no tokens cost nothing, price or not (a refused or failed call).
-        let priced = self.price.is_some() || usage == Usage::default();
+        // A failed call that used no tokens cost nothing, price or not; an answered
+        // call of an unpriced model is unpriced even when it reports no usage.
+        let priced = self.price.is_some() || (!ok && usage == Usage::default());
         let (error_type, error_code, error_message) = match failure {
             Some(f) => (Some(f.kind), f.code, Some(truncate_message(&f.message))),
             None => (None, None, None),
