@@ -2,6 +2,7 @@
 //! secret from memory, routed through the catalog, relayed to the provider, metered.
 
 mod auth;
+mod body;
 mod keys;
 mod mock;
 mod record;
@@ -11,7 +12,8 @@ pub mod routes;
 mod upstream;
 
 pub use auth::AuthFailures;
+pub use body::BodyMemory;
 pub use record::ShutdownFlag;
 pub use relay::StreamLimits;
-pub use routes::{config, BodyMemory, Proxy};
+pub use routes::{config, Proxy};
 pub use upstream::Upstreams;

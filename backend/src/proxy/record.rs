@@ -164,9 +164,7 @@ impl CallRecord {
             key_hint: self.key_hint.take(),
         });
     }
-}
 
-impl CallRecord {
     /// Meters a call that ended without its answer being delivered: the client
     /// went away (499, as nginx logs it), or shutdown cut it short (503).
     pub fn abandon(mut self, usage: Usage) {

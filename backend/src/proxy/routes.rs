@@ -10,14 +10,12 @@ use actix_web::{
     http::header::{HeaderName, HeaderValue},
     web, HttpRequest, HttpResponse, ResponseError,
 };
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::ToSchema;
 
 use super::{
     auth::{authenticate, AuthFailures},
+    body::{read_body, share, BodyMemory},
     record::{CallRecord, ShutdownFlag},
     relay::{relay_stream, relay_whole, StreamLimits},
     request::ChatRequest,
@@ -74,70 +72,6 @@ fn with_request_id(mut response: HttpResponse, request_id: &str) -> HttpResponse
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
-}
-
-/// The memory request bodies may take at once, across all calls. A body holds
-/// its share while it is read and until the provider has it; a call that finds
-/// the budget spent waits a little, then is told to come back (503), so a few
-/// huge requests cannot exhaust the process for every tenant.
-pub struct BodyMemory {
-    kib: Arc<Semaphore>,
-}
-
-/// How long a call waits for body memory before it is refused.
-const BODY_MEMORY_WAIT: Duration = Duration::from_secs(10);
-/// What a body of unknown length reserves first, and then at each step.
-const BODY_STEP_KIB: u32 = 64;
-
-impl BodyMemory {
-    pub fn new(bytes: usize) -> Self {
-        Self { kib: Arc::new(Semaphore::new(bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS))) }
-    }
-
-    async fn reserve(&self, kib: u32) -> Result<OwnedSemaphorePermit, OpenAiError> {
-        tokio::time::timeout(BODY_MEMORY_WAIT, self.kib.clone().acquire_many_owned(kib))
-            .await
-            .map_err(|_| OpenAiError::busy())?
-            .map_err(|_| OpenAiError::busy())
-    }
-}
-
-fn kib(bytes: usize) -> u32 {
-    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
-}
-
-/// Reads the body within `limit`, holding its share of the body memory: twice
-/// its size, since the provider may need a rewritten copy (a reservation taken
-/// in one go, so calls can never each hold half of what they need).
-async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-    memory: &BodyMemory,
-) -> Result<(Bytes, OwnedSemaphorePermit), OpenAiError> {
-    let declared =
-        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(OpenAiError::payload_too_large(limit));
-    }
-    let mut held = memory.reserve(2 * declared.map_or(BODY_STEP_KIB, kib).max(1)).await?;
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| OpenAiError::invalid_request("Could not read the request body"))?;
-        if body.len() + chunk.len() > limit {
-            return Err(OpenAiError::payload_too_large(limit));
-        }
-        let needed = 2 * kib(body.len() + chunk.len()) as usize;
-        if needed > held.num_permits() {
-            let more = (needed - held.num_permits()).max(2 * BODY_STEP_KIB as usize);
-            held.merge(memory.reserve(u32::try_from(more).unwrap_or(u32::MAX)).await?);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    // Give back what a chunked body reserved beyond its two shares.
-    let fits = (2 * kib(body.len()) as usize).max(1);
-    drop(held.split(held.num_permits().saturating_sub(fits)));
-    Ok((body.freeze(), held))
 }
 
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "data plane",
@@ -204,7 +138,7 @@ async fn proxy_call(
     }
     // The share held for a rewritten copy of the body goes back at once when the
     // body goes out as it came.
-    let copy_share = body_memory.split(kib(body.len()) as usize);
+    let copy_share = body_memory.split(share(body.len()));
     if !chat.needs_rewrite(&route.upstream_id) {
         drop(copy_share);
     }

@@ -384,3 +384,38 @@ async fn local_providers_and_the_mock_are_opt_in() {
     let gateway = opted_in.create_gateway(&user, "prod").await;
     assert_eq!(opted_in.chat(&gateway, hello("mock/echo")).await.status(), 200);
 }
+
+#[tokio::test]
+async fn request_bodies_wait_for_their_share_of_memory() {
+    // 1 MiB for all bodies: a 450 KiB call holds 772 KiB (what it has beyond the free
+    // 64 KiB, twice: its body and room for a copy), so two cannot be read at once.
+    let app = TestApp::builder().env("REQUEST_MEMORY_MB", "1").env("MAX_BODY_BYTES", "524288").start().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "budget").await;
+    let big = |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "x".repeat(450 * 1024)}]});
+    let order = std::sync::Mutex::new(Vec::new());
+    let done = |name: &'static str| order.lock().unwrap().push(name);
+    // The first holds its share while its provider keeps it waiting, until its client gives up.
+    let first = async {
+        let request = app.client.post(app.at("/v1/chat/completions")).bearer_auth(&gateway.secret);
+        let result = request.timeout(Duration::from_millis(1500)).json(&big("openai/hang")).send().await;
+        done("first");
+        result.map(|r| r.status().as_u16()).map_err(|e| e.is_timeout())
+    };
+    // The second must wait for that share; a small body fits beside it meanwhile.
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let status = app.chat(&gateway, big("gpt-4o")).await.status().as_u16();
+        done("second");
+        status
+    };
+    let small = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let status = app.chat(&gateway, hello("gpt-4o")).await.status().as_u16();
+        done("small");
+        status
+    };
+    let (first, second, small) = tokio::join!(first, second, small);
+    assert_eq!((first, second, small), (Err(true), 200, 200));
+    assert_eq!(*order.lock().unwrap(), ["small", "first", "second"]);
+}

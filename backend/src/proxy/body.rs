@@ -1,0 +1,81 @@
+//! Reading a request body within the memory all bodies may take at once.
+
+use std::{sync::Arc, time::Duration};
+
+use actix_web::{web, HttpRequest};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::OpenAiError;
+
+/// The memory request bodies may take at once, across all calls. A body holds
+/// its share while it is read and until the provider has it; a call that finds
+/// the budget spent waits a little, then is told to come back (503), so a few
+/// huge requests cannot exhaust the process for every tenant.
+///
+/// The first `FREE_KIB` of every body take no share: a chat request is a few
+/// kilobytes, and a big body waiting in line for room (the line is fair, first
+/// come first served) must not hold up the small ones behind it.
+pub struct BodyMemory {
+    kib: Arc<Semaphore>,
+}
+
+/// How long a call waits for body memory before it is refused.
+const BODY_MEMORY_WAIT: Duration = Duration::from_secs(10);
+/// What a growing body of unknown length reserves at each step.
+const BODY_STEP_KIB: usize = 64;
+/// What every body may take without a share of the budget.
+const FREE_KIB: usize = 64;
+
+impl BodyMemory {
+    pub fn new(bytes: usize) -> Self {
+        Self { kib: Arc::new(Semaphore::new(bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS))) }
+    }
+
+    async fn reserve(&self, kib: usize) -> Result<OwnedSemaphorePermit, OpenAiError> {
+        let kib = u32::try_from(kib).map_err(|_| OpenAiError::busy())?;
+        tokio::time::timeout(BODY_MEMORY_WAIT, self.kib.clone().acquire_many_owned(kib))
+            .await
+            .map_err(|_| OpenAiError::busy())?
+            .map_err(|_| OpenAiError::busy())
+    }
+}
+
+/// The kibibytes of budget a body of `bytes` takes once (twice with room for a copy).
+pub fn share(bytes: usize) -> usize {
+    bytes.div_ceil(1024).saturating_sub(FREE_KIB)
+}
+
+/// Reads the body within `limit`, holding its share of the body memory: twice
+/// its size, since the provider may need a rewritten copy (a reservation taken
+/// in one go, so calls can never each hold half of what they need).
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    memory: &BodyMemory,
+) -> Result<(Bytes, OwnedSemaphorePermit), OpenAiError> {
+    let declared =
+        req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(OpenAiError::payload_too_large(limit));
+    }
+    let mut held = memory.reserve(2 * share(declared.unwrap_or(0))).await?;
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| OpenAiError::invalid_request("Could not read the request body"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(OpenAiError::payload_too_large(limit));
+        }
+        let needed = 2 * share(body.len() + chunk.len());
+        if needed > held.num_permits() {
+            held.merge(memory.reserve((needed - held.num_permits()).max(2 * BODY_STEP_KIB)).await?);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    // Give back what a chunked body reserved beyond its two shares.
+    let fits = 2 * share(body.len());
+    drop(held.split(held.num_permits().saturating_sub(fits)));
+    Ok((body.freeze(), held))
+}
