@@ -114,7 +114,7 @@ impl std::fmt::Debug for Config {
 
 /// A URL with any password replaced, for log lines.
 pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("***"));
             parsed.to_string()
@@ -253,7 +253,7 @@ impl Config {
         }
         for (name, settings) in &self.providers {
             if let Some(url) = &settings.base_url {
-                reqwest::Url::parse(url).with_context(|| format!("{}_BASE_URL is not a URL", name.to_uppercase()))?;
+                url::Url::parse(url).with_context(|| format!("{}_BASE_URL is not a URL", name.to_uppercase()))?;
             }
         }
         Ok(())

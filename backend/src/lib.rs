@@ -100,11 +100,13 @@ pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
             aweb::QueryConfig::default()
                 .error_handler(|err, _| ApiError::invalid("invalid_query", err.to_string()).into()),
         )
+        // The data plane first: the router tries routes in order, and a route with
+        // path parameters (/gateways/{id}) costs a regex match to pass over.
+        .configure(proxy::config)
         .configure(ops::config)
         .configure(users::config)
         .configure(gateways::config)
         .configure(analytics::config)
-        .configure(proxy::config)
         .configure(|cfg| web::config(cfg, state.config.frontend_dir.clone()))
         .default_service(aweb::to(web::not_found));
 }
@@ -188,32 +190,36 @@ impl Tollgate {
 
         let server = HttpServer::new(move || {
             let metrics = state.metrics.clone();
-            App::new()
-                .configure(|cfg| build_app(&state, cfg))
-                .wrap(cors(&cors_origins))
-                .wrap_fn(move |req, srv| {
-                    let started = Instant::now();
-                    let metrics = metrics.clone();
-                    let response = srv.call(req);
-                    async move {
-                        let response = response.await?;
-                        // Only routes of the API name a series; everything else shares one.
-                        let route = response.request().match_pattern().filter(|p| p != "/");
-                        let route = route.as_deref().unwrap_or("other");
-                        let method = metrics::method_label(response.request().method());
-                        metrics.http_requests.with_label_values(&[route, method, response.status().as_str()]).inc();
-                        metrics
-                            .http_latency
-                            .with_label_values(&[route, method])
-                            .observe(started.elapsed().as_secs_f64());
-                        Ok(response)
+            App::new().configure(|cfg| build_app(&state, cfg)).wrap(cors(&cors_origins)).wrap_fn(move |req, srv| {
+                let started = Instant::now();
+                let metrics = metrics.clone();
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    // Only routes of the API name a series; everything else shares one.
+                    let route = response.request().match_pattern().filter(|p| p != "/");
+                    let route = route.as_deref().unwrap_or("other");
+                    let method = metrics::method_label(response.request().method());
+                    metrics.http_requests.with_label_values(&[route, method, response.status().as_str()]).inc();
+                    let elapsed = started.elapsed();
+                    metrics.http_latency.with_label_values(&[route, method]).observe(elapsed.as_secs_f64());
+                    let status = response.status().as_u16();
+                    let path = response.request().path();
+                    if status >= 500 {
+                        tracing::warn!(method, path, status, elapsed_ms = elapsed.as_millis() as u64, "request failed");
+                    } else {
+                        tracing::debug!(method, path, status, elapsed_ms = elapsed.as_millis() as u64, "request");
                     }
-                })
-                .wrap(tracing_actix_web::TracingLogger::default())
+                    Ok(response)
+                }
+            })
         })
         // Longer than the idle timeouts of HTTP client pools (httpx: 5 s, the server's own
         // default), so a client never sends on a connection the server is closing.
         .keep_alive(Duration::from_secs(75))
+        // Each streamed event goes out when it is ready, not when the client has
+        // acknowledged the one before (Nagle's algorithm against delayed ACKs: ~40 ms).
+        .tcp_nodelay(true)
         // A client that closes its side has gone: its call is dropped (and metered as
         // 499) instead of running on for nobody. HTTP clients never half-close.
         .h1_allow_half_closed(false)
@@ -280,7 +286,7 @@ fn cors(origins: &[String]) -> Cors {
     let cors = Cors::default()
         .allow_any_method()
         .allow_any_header()
-        .expose_headers(["x-request-id", "content-disposition", "retry-after"])
+        .expose_headers(["x-request-id", "content-disposition", "retry-after", "server-timing"])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {
         return cors.allow_any_origin();

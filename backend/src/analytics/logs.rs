@@ -49,7 +49,7 @@ impl From<RequestEvent> for LogEntry {
             timestamp: timestamp(e.ts),
             model: e.model,
             upstream_model: e.upstream_model,
-            provider: e.provider,
+            provider: e.provider.into_owned(),
             streaming: e.streaming,
             status_code: e.status_code,
             ok: e.ok,

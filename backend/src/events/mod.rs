@@ -10,6 +10,8 @@ pub mod store;
 pub mod stores;
 pub mod writer;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -30,11 +32,12 @@ pub struct RequestEvent {
     pub user_id: UserId,
     /// Millisecond precision, UTC.
     pub ts: DateTime<Utc>,
-    pub endpoint: String,
+    /// The data-plane route, e.g. `/chat/completions`.
+    pub endpoint: Cow<'static, str>,
     /// As the client asked for it.
     pub model: String,
     pub upstream_model: String,
-    pub provider: String,
+    pub provider: Cow<'static, str>,
     pub streaming: bool,
     pub status_code: u16,
     pub ok: bool,

@@ -81,6 +81,7 @@ impl MockUpstream {
                 .route("/_mock/requests", web::delete().to(clear))
         })
         .workers(workers)
+        .tcp_nodelay(true)
         .disable_signals()
         .shutdown_timeout(1)
         .bind(listen)?;

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix_web::HttpRequest;
+use actix_web::{http::header::HeaderName, HttpRequest};
 use prometheus::IntCounterVec;
 
 use crate::{
@@ -86,7 +86,10 @@ impl AuthFailures {
     }
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+const GATEWAY_ID: HeaderName = HeaderName::from_static("x-gateway-id");
+const GATEWAY_AUTHORIZATION: HeaderName = HeaderName::from_static("x-gateway-authorization");
+
+fn header<'a>(req: &'a HttpRequest, name: &HeaderName) -> Option<&'a str> {
     req.headers().get(name)?.to_str().ok().map(str::trim).filter(|v| !v.is_empty())
 }
 
@@ -100,7 +103,7 @@ pub async fn authenticate(
         OpenAiError::unavailable()
     };
     let refuse = |refusal| Err(failures.record(req, refusal));
-    match (header(req, "x-gateway-id"), header(req, "x-gateway-authorization")) {
+    match (header(req, &GATEWAY_ID), header(req, &GATEWAY_AUTHORIZATION)) {
         (Some(id), Some(secret)) => {
             let secret = secret.strip_prefix("Bearer ").unwrap_or(secret).trim();
             let Ok(id) = id.parse::<GatewayId>() else { return refuse(Refusal::WrongSecret) };

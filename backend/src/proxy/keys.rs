@@ -6,10 +6,13 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use hyper::header::HeaderValue;
+
 use crate::auth::secrets::key_hint;
 
 pub struct PooledKey {
-    pub secret: String,
+    /// `Bearer <key>`, made once; marked sensitive so it is never logged.
+    pub authorization: HeaderValue,
     pub hint: String,
     /// Epoch milliseconds before which the key rests.
     resting_until: AtomicU64,
@@ -25,12 +28,27 @@ fn now_ms() -> u64 {
 }
 
 impl KeyPool {
-    pub fn new(keys: &[String]) -> Self {
+    pub fn new(provider: &str, keys: &[String]) -> anyhow::Result<Self> {
         let keys = keys
             .iter()
-            .map(|k| PooledKey { secret: k.clone(), hint: key_hint(k), resting_until: AtomicU64::new(0) })
-            .collect();
-        Self { keys, next: AtomicUsize::new(0) }
+            .map(|key| {
+                let authorization = Self::authorization(key).map_err(|_| {
+                    anyhow::anyhow!(
+                        "{}_API_KEY holds a key with characters no HTTP header may carry",
+                        provider.to_uppercase()
+                    )
+                })?;
+                Ok(PooledKey { authorization, hint: key_hint(key), resting_until: AtomicU64::new(0) })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { keys, next: AtomicUsize::new(0) })
+    }
+
+    /// The `Authorization` header that presents `key` to a provider.
+    pub fn authorization(key: &str) -> Result<HeaderValue, hyper::header::InvalidHeaderValue> {
+        let mut value = HeaderValue::try_from(format!("Bearer {key}"))?;
+        value.set_sensitive(true);
+        Ok(value)
     }
 
     pub fn get(&self, index: usize) -> &PooledKey {
@@ -65,7 +83,7 @@ mod tests {
     use super::*;
 
     fn pool(n: usize) -> KeyPool {
-        KeyPool::new(&(0..n).map(|i| format!("sk-key-{i}")).collect::<Vec<_>>())
+        KeyPool::new("openai", &(0..n).map(|i| format!("sk-key-{i}")).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
@@ -88,6 +106,6 @@ mod tests {
     fn a_retry_prefers_a_key_not_yet_tried() {
         let pool = pool(3);
         assert_eq!(pool.pick(&[0, 1]), Some(2));
-        assert!(KeyPool::new(&[]).pick(&[]).is_none());
+        assert!(KeyPool::new("openai", &[]).unwrap().pick(&[]).is_none());
     }
 }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header::HeaderValue, StatusCode};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 
@@ -28,9 +28,9 @@ fn between_chunks(model: &str) -> Duration {
 }
 
 pub fn reply(body: &Bytes) -> Reply {
-    let reply = |status, content_type: &str, body: BodyStream| Reply {
+    let reply = |status, content_type: &'static str, body: BodyStream| Reply {
         status,
-        content_type: Some(content_type.to_string()),
+        content_type: Some(HeaderValue::from_static(content_type)),
         body,
         attempts: 1,
         key_hint: None,

@@ -9,6 +9,7 @@ mod record;
 mod relay;
 mod request;
 pub mod routes;
+mod timing;
 mod upstream;
 
 pub use auth::AuthFailures;

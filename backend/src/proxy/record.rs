@@ -4,6 +4,7 @@
 //! becomes an event, so every call is metered exactly once.
 
 use std::{
+    borrow::Cow,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -143,10 +144,10 @@ impl CallRecord {
             gateway_id: self.gateway.gateway_id,
             user_id: self.gateway.user_id,
             ts: DateTime::from_timestamp_millis(self.ts.timestamp_millis()).unwrap_or(self.ts),
-            endpoint: "/chat/completions".into(),
+            endpoint: Cow::Borrowed("/chat/completions"),
             model: std::mem::take(&mut self.model),
             upstream_model: std::mem::take(&mut self.upstream_model),
-            provider: self.provider.to_string(),
+            provider: Cow::Borrowed(self.provider),
             streaming: self.streaming,
             status_code,
             ok,

@@ -10,7 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{http::StatusCode, HttpResponse, ResponseError};
+use actix_web::{
+    http::{header::HeaderValue, StatusCode},
+    HttpResponse, ResponseError,
+};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use memchr::memmem;
@@ -20,6 +23,7 @@ use tokio::time::Sleep;
 
 use super::{
     record::{CallRecord, Failure},
+    timing::ServerTiming,
     upstream::{BodyStream, Reply},
 };
 use crate::{catalog::Usage, error::OpenAiError};
@@ -96,10 +100,17 @@ async fn read_all(mut body: BodyStream, deadline: Instant, provider: &str) -> Re
 }
 
 /// A whole (non-streamed, or failed) answer.
-pub async fn relay_whole(reply: Reply, record: CallRecord, deadline: Instant) -> HttpResponse {
+pub async fn relay_whole(
+    reply: Reply,
+    record: CallRecord,
+    deadline: Instant,
+    timing: &mut ServerTiming,
+) -> HttpResponse {
     let status = reply.status;
-    let content_type = reply.content_type.clone().unwrap_or_else(|| "application/json".into());
-    let body = match read_all(reply.body, deadline, record.provider).await {
+    let content_type = reply.content_type.unwrap_or(HeaderValue::from_static("application/json"));
+    let read = read_all(reply.body, deadline, record.provider).await;
+    timing.upstream_ends();
+    let body = match read {
         Ok(body) => body,
         Err(error) => {
             record.fail(&error);
@@ -136,7 +147,7 @@ pub fn relay_stream(reply: Reply, record: CallRecord, strip_usage: bool, limits:
         idle_timeout: limits.idle,
     };
     HttpResponse::build(reply.status)
-        .content_type(reply.content_type.unwrap_or_else(|| "text/event-stream".into()))
+        .content_type(reply.content_type.unwrap_or(HeaderValue::from_static("text/event-stream")))
         .insert_header(("cache-control", "no-cache"))
         .insert_header(("x-accel-buffering", "no"))
         .streaming(relay)

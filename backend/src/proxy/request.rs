@@ -2,7 +2,7 @@
 //! (`model`, `stream`, `stream_options`) is read; every other field is carried
 //! as raw JSON and forwarded byte for byte.
 
-use std::{collections::HashSet, fmt, marker::PhantomData};
+use std::{borrow::Cow, collections::HashSet, fmt, marker::PhantomData};
 
 use bytes::Bytes;
 use serde::{
@@ -19,7 +19,7 @@ const ROLES: &[&str] = &["system", "developer", "user", "assistant", "tool", "fu
 /// twice is an error: parsers disagree on which copy wins (serde keeps the first
 /// here, Python's json and most providers the last), so the meter could read one
 /// request while the provider runs another.
-struct RawObject<'a>(Vec<(String, &'a RawValue)>);
+struct RawObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 /// The message of a repeated-key error, recognised again in `ChatRequest::parse`.
 const DUPLICATE_KEY: &str = "duplicate key ";
@@ -33,11 +33,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
                 f.write_str("a JSON object")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut fields: Vec<(String, &'de RawValue)> = Vec::new();
+                let mut fields: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(16);
                 // A scan is cheapest for the few keys of a real request; a set keeps
                 // an object of a million keys linear.
-                let mut seen: Option<HashSet<String>> = None;
-                while let Some((key, value)) = map.next_entry::<String, &'de RawValue>()? {
+                let mut seen: Option<HashSet<Cow<'de, str>>> = None;
+                // Keys are borrowed from the body unless they hold escapes.
+                while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     let repeated = match &mut seen {
                         Some(seen) => !seen.insert(key.clone()),
                         None if fields.len() < 16 => fields.iter().any(|(k, _)| *k == key),
@@ -61,18 +62,76 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
 /// Longest model name accepted, in bytes.
 pub const MAX_MODEL_BYTES: usize = 256;
 
+/// A JSON object key, borrowed from the body when it holds no escape.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
+            type Value = Key<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+            fn visit_string<E>(self, key: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(key)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor(PhantomData))
+    }
+}
+
 #[derive(Deserialize)]
 struct MessagePeek<'a> {
     #[serde(borrow)]
-    role: Option<std::borrow::Cow<'a, str>>,
+    role: Option<Key<'a>>,
 }
 
+/// `messages`, checked as it is read (each message an object with a known role),
+/// without collecting it.
+struct Messages;
+
+impl<'de> Deserialize<'de> for Messages {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MessagesVisitor;
+        impl<'de> Visitor<'de> for MessagesVisitor {
+            type Value = Messages;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of message objects")
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Messages, S::Error> {
+                let mut index = 0;
+                while let Some(message) = seq.next_element::<MessagePeek<'de>>()? {
+                    if !message.role.is_some_and(|Key(role)| ROLES.contains(&&*role)) {
+                        return Err(serde::de::Error::custom(format_args!("{BAD_ROLE}{index}")));
+                    }
+                    index += 1;
+                }
+                if index == 0 {
+                    return Err(serde::de::Error::custom(NO_MESSAGES));
+                }
+                Ok(Messages)
+            }
+        }
+        deserializer.deserialize_seq(MessagesVisitor)
+    }
+}
+
+const BAD_ROLE: &str = "bad role at ";
+const NO_MESSAGES: &str = "no messages";
+
 pub struct ChatRequest<'a> {
-    pub model: String,
+    pub model: Cow<'a, str>,
     pub stream: bool,
     /// The client asked for the usage chunk (`stream_options.include_usage`).
     pub wants_usage: bool,
-    fields: Vec<(String, &'a RawValue)>,
+    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 impl<'a> ChatRequest<'a> {
@@ -86,9 +145,9 @@ impl<'a> ChatRequest<'a> {
             }
             // Longer than any model name could be once unescaped: not worth decoding.
             Some(raw) if raw.len() > MAX_MODEL_BYTES * 6 + 2 => return Err(model_too_long()),
-            Some(raw) => match serde_json::from_str::<Value>(raw) {
-                Ok(Value::String(m)) if m.len() > MAX_MODEL_BYTES => return Err(model_too_long()),
-                Ok(Value::String(m)) if !m.trim().is_empty() => m,
+            Some(raw) => match serde_json::from_str::<Key<'a>>(raw) {
+                Ok(Key(m)) if m.len() > MAX_MODEL_BYTES => return Err(model_too_long()),
+                Ok(Key(m)) if !m.trim().is_empty() => m,
                 _ => return Err(OpenAiError::invalid_request("'model' must be a non-empty string").with_param("model")),
             },
         };
@@ -96,25 +155,17 @@ impl<'a> ChatRequest<'a> {
         let messages = field("messages").ok_or_else(|| {
             OpenAiError::invalid_request("Missing required parameter: 'messages'").with_param("messages")
         })?;
-        let messages: Vec<MessagePeek> = serde_json::from_str(messages).map_err(|_| {
-            OpenAiError::invalid_request("'messages' must be an array of message objects").with_param("messages")
-        })?;
-        if messages.is_empty() {
-            return Err(
-                OpenAiError::invalid_request("'messages' must contain at least one message").with_param("messages")
-            );
-        }
-        for (i, message) in messages.iter().enumerate() {
-            match message.role.as_deref() {
-                Some(role) if ROLES.contains(&role) => {}
-                _ => {
-                    return Err(OpenAiError::invalid_request(format!(
-                        "messages[{i}].role must be one of {}",
-                        ROLES.join(", ")
-                    ))
-                    .with_param("messages"))
-                }
-            }
+        if let Err(error) = serde_json::from_str::<Messages>(messages) {
+            let text = error.to_string();
+            let message = if text.starts_with(NO_MESSAGES) {
+                "'messages' must contain at least one message".to_string()
+            } else if let Some(rest) = text.strip_prefix(BAD_ROLE) {
+                let index = rest.split(' ').next().unwrap_or("?");
+                format!("messages[{index}].role must be one of {}", ROLES.join(", "))
+            } else {
+                "'messages' must be an array of message objects".to_string()
+            };
+            return Err(OpenAiError::invalid_request(message).with_param("messages"));
         }
 
         let stream = match field("stream").map(serde_json::from_str::<Option<bool>>) {
@@ -148,7 +199,7 @@ impl<'a> ChatRequest<'a> {
 
     /// Whether the provider needs other bytes than the client sent.
     pub fn needs_rewrite(&self, upstream_model: &str) -> bool {
-        self.model != upstream_model || (self.stream && !self.wants_usage)
+        *self.model != *upstream_model || (self.stream && !self.wants_usage)
     }
 
     /// The body for the provider: the original bytes when nothing has to change;
@@ -172,7 +223,7 @@ impl<'a> ChatRequest<'a> {
             out.extend_from_slice(value);
         };
         for (key, value) in &self.fields {
-            match key.as_str() {
+            match &**key {
                 "model" => push(&mut out, key, &serde_json::to_vec(upstream_model).expect("a string serializes")),
                 "stream_options" if ask_usage => {}
                 _ => push(&mut out, key, value.get().as_bytes()),
@@ -225,7 +276,7 @@ mod tests {
     #[test]
     fn reads_only_what_routing_needs() {
         let req = parse(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}"#).unwrap();
-        assert_eq!((req.model.as_str(), req.stream, req.wants_usage), ("gpt-4o", true, true));
+        assert_eq!((&*req.model, req.stream, req.wants_usage), ("gpt-4o", true, true));
         let req = parse(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":null}"#).unwrap();
         assert!(!req.stream && !req.wants_usage);
     }
@@ -402,7 +453,7 @@ mod tests {
             fn what_is_metered_is_what_the_provider_reads(body in request(), rename in any::<bool>()) {
                 let body = Bytes::from(body);
                 let Ok(chat) = ChatRequest::parse(&body) else { return Ok(()) };
-                let upstream_model = if rename { "renamed-upstream" } else { chat.model.as_str() }.to_string();
+                let upstream_model = if rename { "renamed-upstream" } else { &chat.model }.to_string();
                 let sent = chat.upstream_body(&body, &upstream_model);
                 // Read the way a provider reads it: the last copy of a key wins.
                 let provider: Value = serde_json::from_slice(&sent).expect("the gateway sends JSON");

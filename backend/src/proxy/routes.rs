@@ -19,6 +19,7 @@ use super::{
     record::{CallRecord, ShutdownFlag},
     relay::{relay_stream, relay_whole, StreamLimits},
     request::ChatRequest,
+    timing::{ServerTiming, SERVER_TIMING},
     upstream::{FailureKind, Upstreams},
 };
 use crate::{
@@ -67,10 +68,13 @@ fn request_id(req: &HttpRequest, event_id: EventId) -> String {
         .unwrap_or_else(|| event_id.to_string())
 }
 
-fn with_request_id(mut response: HttpResponse, request_id: &str) -> HttpResponse {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
+/// The headers every data-plane answer carries.
+fn finish(mut response: HttpResponse, request_id: Option<&str>, timing: &ServerTiming) -> HttpResponse {
+    let headers = response.headers_mut();
+    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        headers.insert(REQUEST_ID, value);
     }
+    headers.insert(SERVER_TIMING, timing.header());
     response
 }
 
@@ -87,22 +91,21 @@ fn with_request_id(mut response: HttpResponse, request_id: &str) -> HttpResponse
     security(("gateway_secret" = [])))]
 pub async fn chat_completions(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>) -> HttpResponse {
     let started = Instant::now();
+    let mut timing = ServerTiming::start(started);
     let event_id = EventId::new();
     let request_id = request_id(&req, event_id);
     let caller = match authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
         Ok(caller) => caller,
-        Err(error) => return with_request_id(error.error_response(), &request_id),
+        Err(error) => return finish(error.error_response(), Some(&request_id), &timing),
     };
-    let record = CallRecord::start(
-        started,
-        request_id.clone(),
-        event_id,
-        caller.gateway,
-        proxy.sink.clone(),
-        proxy.shutdown.clone(),
-    );
-    let response = proxy_call(&req, payload, &proxy, caller.provider_key.as_deref(), record).await;
-    with_request_id(response, &request_id)
+    let header_value = HeaderValue::from_str(&request_id).ok();
+    let record =
+        CallRecord::start(started, request_id, event_id, caller.gateway, proxy.sink.clone(), proxy.shutdown.clone());
+    let mut response = proxy_call(&req, payload, &proxy, caller.provider_key.as_deref(), record, &mut timing).await;
+    if let Some(value) = header_value {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    finish(response, None, &timing)
 }
 
 async fn proxy_call(
@@ -111,6 +114,7 @@ async fn proxy_call(
     proxy: &Proxy,
     provider_key: Option<&str>,
     mut record: CallRecord,
+    timing: &mut ServerTiming,
 ) -> HttpResponse {
     let fail = |record: CallRecord, error: OpenAiError| {
         record.fail(&error);
@@ -124,14 +128,17 @@ async fn proxy_call(
         Ok(chat) => chat,
         Err(error) => return fail(record, error),
     };
-    record.model = chat.model.clone();
     record.streaming = chat.stream;
     let route = match proxy.catalog.resolve(&chat.model) {
         Some(route) if proxy.upstreams.serves(route.provider) => route,
-        _ => return fail(record, OpenAiError::model_not_found(&chat.model)),
+        _ => {
+            let error = OpenAiError::model_not_found(&chat.model);
+            record.model = chat.model.into_owned();
+            return fail(record, error);
+        }
     };
+    record.model = chat.model.to_string();
     record.provider = route.provider.name;
-    record.upstream_model = route.upstream_id.clone();
     record.price = route.price;
     if route.price.is_none() && proxy.unpriced_models == UnpricedModels::Reject {
         return fail(record, OpenAiError::unpriced_model(&chat.model));
@@ -146,22 +153,26 @@ async fn proxy_call(
     let (stream, strip_usage) = (chat.stream, !chat.wants_usage);
     drop(chat);
     drop(body);
+    record.upstream_model = route.upstream_id;
 
     let deadline = record.started() + proxy.upstream_timeout;
+    timing.upstream_begins();
     let sent = proxy.upstreams.send(route.provider, upstream_body, provider_key, deadline).await;
     // The provider has the body: its memory goes back to the budget.
     drop(body_memory);
     match sent {
-        Ok(reply) => {
+        Ok(mut reply) => {
             record.attempts = reply.attempts;
-            record.key_hint = reply.key_hint.clone();
+            record.key_hint = reply.key_hint.take();
             if stream && reply.status.is_success() {
+                timing.upstream_ends();
                 relay_stream(reply, record, strip_usage, proxy.stream_limits)
             } else {
-                relay_whole(reply, record, deadline).await
+                relay_whole(reply, record, deadline, timing).await
             }
         }
         Err(failure) => {
+            timing.upstream_ends();
             record.attempts = failure.attempts;
             record.key_hint = failure.key_hint;
             let provider = route.provider.name;
@@ -206,8 +217,9 @@ pub struct ModelList {
     responses((status = 200, body = ModelList), (status = 401, description = "authentication_error")),
     security(("gateway_secret" = [])))]
 pub async fn list_models(req: HttpRequest, proxy: web::Data<Proxy>) -> HttpResponse {
+    let timing = ServerTiming::start(Instant::now());
     if let Err(error) = authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
-        return error.error_response();
+        return finish(error.error_response(), None, &timing);
     }
     let data = proxy
         .catalog
@@ -228,5 +240,5 @@ pub async fn list_models(req: HttpRequest, proxy: web::Data<Proxy>) -> HttpRespo
             available: proxy.upstreams.available(m.provider),
         })
         .collect();
-    HttpResponse::Ok().json(ModelList { object: "list", data })
+    finish(HttpResponse::Ok().json(ModelList { object: "list", data }), None, &timing)
 }

@@ -140,6 +140,12 @@ impl Builder {
         self
     }
 
+    /// How the mock provider behaves (its latency, its failures).
+    pub fn mock(mut self, options: MockOptions) -> Self {
+        self.mock = options;
+        self
+    }
+
     /// Reuses a data dir (to restart on the same files).
     pub fn data_dir(mut self, dir: TempDir) -> Self {
         self.data_dir = Some(dir);

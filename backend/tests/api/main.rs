@@ -15,3 +15,4 @@ mod openai_sdk;
 mod operations;
 mod pipeline;
 mod storage;
+mod timing;
