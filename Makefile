@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run dev test build frontend fmt lint clean mock-upstream bench-analytics bench-hostile screenshots
+.PHONY: run dev test build frontend fmt lint clean mock-upstream bench-analytics bench-hostile bench screenshots
 
 ## run: build what is missing or stale (web app included), then start Tollgate on LISTEN_ADDR (127.0.0.1:8080)
 run: build
@@ -37,6 +37,11 @@ bench-analytics:
 bench-hostile:
 	$(CARGO) build --release --bin tollgate
 	scripts/bench-hostile.py
+
+## bench: latency, req/s and peak RSS of Tollgate against nginx direct (the floor), stream timing, events stored = sent (CLICKHOUSE=1: events to ClickHouse; SOAK=600: a soak; DURATION=10: seconds per row)
+bench:
+	$(CARGO) build --release --bins
+	CLICKHOUSE=$(CLICKHOUSE) SOAK=$(SOAK) DURATION=$(DURATION) scripts/bench.py
 
 ## mock-upstream: a fake OpenAI-compatible provider on :9999 (point OPENAI_BASE_URL at http://127.0.0.1:9999/v1)
 mock-upstream:

@@ -76,6 +76,8 @@ impl EventPipeline {
 
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the writer takes what the request path queued.
+const QUEUE_TICK: Duration = Duration::from_millis(10);
 /// Quick retries of one failed batch before it goes to the spool.
 const INSERT_RETRIES: u32 = 3;
 
@@ -103,22 +105,29 @@ struct Writer {
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<RequestEvent>) {
         let mut received = Vec::with_capacity(self.rows.min(4096));
-        // Ticks often enough that a due batch is written close to its deadline.
-        let mut ticker = tokio::time::interval((self.period / 4).max(Duration::from_millis(5)));
+        // The queue is emptied on a tick instead of waking the writer for each event:
+        // handing an event over then costs the request path no wake-up of another
+        // thread. Ticks also come often enough that a due batch is written close to
+        // its deadline.
+        let mut ticker = tokio::time::interval((self.period / 4).clamp(Duration::from_millis(1), QUEUE_TICK));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut shutdown = self.deadline.clone();
         loop {
             tokio::select! {
-                count = rx.recv_many(&mut received, 4096) => {
-                    if count == 0 {
+                _ = ticker.tick() => {
+                    // `recv_many` answers at once while the queue holds events.
+                    while !rx.is_empty() {
+                        let count = rx.recv_many(&mut received, 4096).await;
+                        self.metrics.event_queue_depth.sub(count as i64);
+                        for event in received.drain(..) {
+                            self.accept(event).await;
+                        }
+                    }
+                    if rx.is_closed() && rx.is_empty() {
                         break;
                     }
-                    self.metrics.event_queue_depth.sub(count as i64);
-                    for event in received.drain(..) {
-                        self.accept(event).await;
-                    }
+                    self.tick().await;
                 }
-                _ = ticker.tick() => self.tick().await,
                 _ = shutdown.changed() => break,
             }
         }
