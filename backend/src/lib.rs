@@ -28,6 +28,7 @@ use actix_cors::Cors;
 use actix_web::{
     dev::{ServerHandle, Service},
     error::JsonPayloadError,
+    middleware::Condition,
     web as aweb, App, HttpServer,
 };
 use anyhow::Context;
@@ -190,29 +191,39 @@ impl Tollgate {
 
         let server = HttpServer::new(move || {
             let metrics = state.metrics.clone();
-            App::new().configure(|cfg| build_app(&state, cfg)).wrap(cors(&cors_origins)).wrap_fn(move |req, srv| {
-                let started = Instant::now();
-                let metrics = metrics.clone();
-                let response = srv.call(req);
-                async move {
-                    let response = response.await?;
-                    // Only routes of the API name a series; everything else shares one.
-                    let route = response.request().match_pattern().filter(|p| p != "/");
-                    let route = route.as_deref().unwrap_or("other");
-                    let method = metrics::method_label(response.request().method());
-                    metrics.http_requests.with_label_values(&[route, method, response.status().as_str()]).inc();
-                    let elapsed = started.elapsed();
-                    metrics.http_latency.with_label_values(&[route, method]).observe(elapsed.as_secs_f64());
-                    let status = response.status().as_u16();
-                    let path = response.request().path();
-                    if status >= 500 {
-                        tracing::warn!(method, path, status, elapsed_ms = elapsed.as_millis() as u64, "request failed");
-                    } else {
-                        tracing::debug!(method, path, status, elapsed_ms = elapsed.as_millis() as u64, "request");
+            App::new()
+                .configure(|cfg| build_app(&state, cfg))
+                // Without CORS_ORIGINS only same-origin pages call the API: no CORS headers.
+                .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
+                .wrap_fn(move |req, srv| {
+                    let started = Instant::now();
+                    let metrics = metrics.clone();
+                    let response = srv.call(req);
+                    async move {
+                        let response = response.await?;
+                        // Only routes of the API name a series; everything else shares one.
+                        let route = response.request().match_pattern().filter(|p| p != "/");
+                        let route = route.as_deref().unwrap_or("other");
+                        let method = metrics::method_label(response.request().method());
+                        metrics.http_requests.with_label_values(&[route, method, response.status().as_str()]).inc();
+                        let elapsed = started.elapsed();
+                        metrics.http_latency.with_label_values(&[route, method]).observe(elapsed.as_secs_f64());
+                        let status = response.status().as_u16();
+                        let path = response.request().path();
+                        if status >= 500 {
+                            tracing::warn!(
+                                method,
+                                path,
+                                status,
+                                elapsed_ms = elapsed.as_millis() as u64,
+                                "request failed"
+                            );
+                        } else {
+                            tracing::debug!(method, path, status, elapsed_ms = elapsed.as_millis() as u64, "request");
+                        }
+                        Ok(response)
                     }
-                    Ok(response)
-                }
-            })
+                })
         })
         // Longer than the idle timeouts of HTTP client pools (httpx: 5 s, the server's own
         // default), so a client never sends on a connection the server is closing.

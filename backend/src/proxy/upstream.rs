@@ -120,7 +120,13 @@ impl Upstreams {
             let uri: Uri = format!("{base}/chat/completions")
                 .parse()
                 .map_err(|e| anyhow::anyhow!("{}_BASE_URL gives no valid URL: {e}", p.name.to_uppercase()))?;
-            let host = uri.authority().map(|a| a.as_str()).unwrap_or_default().parse()?;
+            // Host and port only: credentials in the URL's authority never go in a header.
+            let host = match (uri.host(), uri.port_u16()) {
+                (Some(host), Some(port)) => format!("{host}:{port}"),
+                (Some(host), None) => host.to_string(),
+                (None, _) => anyhow::bail!("{}_BASE_URL names no host", p.name.to_uppercase()),
+            };
+            let host = host.parse()?;
             endpoints.insert(p.name, Endpoint { uri, host, keys: KeyPool::new(p.name, &settings.api_keys)? });
         }
         Ok(Self { endpoints, mock: config.mock_provider, max_attempts: config.upstream_max_attempts, metrics })
