@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod gateways;
 pub mod ids;
+pub mod memory;
 pub mod metrics;
 pub mod mock_upstream;
 pub mod openapi;
@@ -157,7 +158,8 @@ pub struct Tollgate {
     shutdown: ShutdownFlag,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     pipeline: EventPipeline,
-    retention: tokio::task::JoinHandle<()>,
+    /// Retention and heap trimming: stopped with the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Tollgate {
@@ -182,7 +184,7 @@ impl Tollgate {
                 queue_capacity: config.event_queue_capacity,
             },
         );
-        let retention = events::retention::spawn(store.clone(), config.retention_days);
+        let background = vec![events::retention::spawn(store.clone(), config.retention_days), memory::spawn_trimmer()];
         let listen = config.listen_addr;
         let cors_origins = config.cors_origins.clone();
         let grace = config.shutdown_grace;
@@ -252,7 +254,7 @@ impl Tollgate {
             });
         }
         tracing::info!(%addr, "Tollgate listening");
-        Ok(Self { addr, handle, shutdown, server, pipeline, retention })
+        Ok(Self { addr, handle, shutdown, server, pipeline, background })
     }
 
     pub fn url(&self) -> String {
@@ -261,10 +263,10 @@ impl Tollgate {
 
     /// Waits until the server stops (SIGTERM, Ctrl-C), then drains the events.
     pub async fn wait(self) -> anyhow::Result<()> {
-        let Tollgate { server, pipeline, retention, .. } = self;
+        let Tollgate { server, pipeline, background, .. } = self;
         let result = server.await;
         tracing::info!("server stopped; draining request events");
-        retention.abort();
+        background.iter().for_each(|task| task.abort());
         pipeline.shutdown(DRAIN_DEADLINE).await;
         result??;
         Ok(())
