@@ -69,9 +69,9 @@ fn request_id(req: &HttpRequest, event_id: EventId) -> String {
 }
 
 /// The headers every data-plane answer carries.
-fn finish(mut response: HttpResponse, request_id: Option<&str>, timing: &ServerTiming) -> HttpResponse {
+fn finish(mut response: HttpResponse, request_id: Option<HeaderValue>, timing: &ServerTiming) -> HttpResponse {
     let headers = response.headers_mut();
-    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+    if let Some(value) = request_id {
         headers.insert(REQUEST_ID, value);
     }
     headers.insert(SERVER_TIMING, timing.header());
@@ -94,18 +94,15 @@ pub async fn chat_completions(req: HttpRequest, payload: web::Payload, proxy: we
     let mut timing = ServerTiming::start(started);
     let event_id = EventId::new();
     let request_id = request_id(&req, event_id);
+    let request_header = HeaderValue::from_str(&request_id).ok();
     let caller = match authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
         Ok(caller) => caller,
-        Err(error) => return finish(error.error_response(), Some(&request_id), &timing),
+        Err(error) => return finish(error.error_response(), request_header, &timing),
     };
-    let header_value = HeaderValue::from_str(&request_id).ok();
     let record =
         CallRecord::start(started, request_id, event_id, caller.gateway, proxy.sink.clone(), proxy.shutdown.clone());
-    let mut response = proxy_call(&req, payload, &proxy, caller.provider_key.as_deref(), record, &mut timing).await;
-    if let Some(value) = header_value {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    finish(response, None, &timing)
+    let response = proxy_call(&req, payload, &proxy, caller.provider_key.as_deref(), record, &mut timing).await;
+    finish(response, request_header, &timing)
 }
 
 async fn proxy_call(
@@ -128,16 +125,12 @@ async fn proxy_call(
         Ok(chat) => chat,
         Err(error) => return fail(record, error),
     };
+    record.model = chat.model.to_string();
     record.streaming = chat.stream;
     let route = match proxy.catalog.resolve(&chat.model) {
         Some(route) if proxy.upstreams.serves(route.provider) => route,
-        _ => {
-            let error = OpenAiError::model_not_found(&chat.model);
-            record.model = chat.model.into_owned();
-            return fail(record, error);
-        }
+        _ => return fail(record, OpenAiError::model_not_found(&chat.model)),
     };
-    record.model = chat.model.to_string();
     record.provider = route.provider.name;
     record.price = route.price;
     if route.price.is_none() && proxy.unpriced_models == UnpricedModels::Reject {

@@ -59,6 +59,12 @@ pub struct SendFailure {
     pub key_hint: Option<String>,
 }
 
+impl SendFailure {
+    fn not_configured() -> Self {
+        Self { kind: FailureKind::NotConfigured, attempts: 0, key_hint: None }
+    }
+}
+
 struct Endpoint {
     uri: Uri,
     /// The `Host` header, made once (the client would format it for every call).
@@ -158,12 +164,11 @@ impl Upstreams {
         if provider.kind == ProviderKind::Mock {
             return Ok(super::mock::reply(&body));
         }
-        let not_configured = SendFailure { kind: FailureKind::NotConfigured, attempts: 0, key_hint: None };
-        let Some(endpoint) = self.endpoints.get(provider.name) else { return Err(not_configured) };
+        let Some(endpoint) = self.endpoints.get(provider.name) else { return Err(SendFailure::not_configured()) };
         // The caller's own key, when it sent one, for every attempt.
         let caller_auth = match caller_key.map(KeyPool::authorization).transpose() {
             Ok(auth) => auth,
-            Err(_) => return Err(not_configured),
+            Err(_) => return Err(SendFailure::not_configured()),
         };
         let mut tried = Vec::new();
         let mut attempts = 0;
@@ -172,7 +177,7 @@ impl Upstreams {
             let key_index = if caller_auth.is_some() { None } else { endpoint.keys.pick(&tried) };
             let auth = caller_auth.as_ref().or_else(|| key_index.map(|i| &endpoint.keys.get(i).authorization));
             if auth.is_none() && provider.requires_key {
-                return Err(SendFailure { kind: FailureKind::NotConfigured, attempts: 0, key_hint: None });
+                return Err(SendFailure::not_configured());
             }
             let key_hint = key_index.map(|i| endpoint.keys.get(i).hint.clone());
             let mut request = Request::post(endpoint.uri.clone())
