@@ -47,6 +47,7 @@ on_both_backends!(
     gateways_are_scoped_to_their_owner,
     migrations_apply_once,
     event_store_inserts_are_idempotent_and_summaries_exact,
+    a_batch_of_any_size_is_stored_whole_and_once,
     event_store_pages_by_cursor_in_both_orders,
     retention_deletes_only_old_events,
 );
@@ -157,6 +158,29 @@ async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
         })
         .collect();
     assert_eq!(back, expected, "events come back as they went in");
+}
+
+async fn a_batch_of_any_size_is_stored_whole_and_once(url: &str) {
+    // The store writes a batch with statements of a few fixed sizes (64, 8 and 1 rows):
+    // sizes on either side of each must store every event, and a retry none twice.
+    let db = connect(url).await;
+    let store = SqlEventStore::new(db);
+    let user = UserId::new();
+    for size in [1usize, 7, 8, 9, 63, 64, 65, 75, 137, 2000] {
+        let gateway = GatewayId::new();
+        let events: Vec<_> = (0..size as u64).map(|i| event(gateway, user, 0, i % 50 + 1, true, "m")).collect();
+        store.insert(&events).await.unwrap();
+        store.insert(&events[size / 3..]).await.unwrap(); // a retried batch, in part
+        let totals = store.summary(&filter(gateway)).await.unwrap().totals;
+        assert_eq!(totals.requests, size as u64, "a batch of {size}");
+        assert_eq!(totals.latency_sum_ms, events.iter().map(|e| e.latency_ms).sum::<u64>(), "a batch of {size}");
+        let back = store.page(&filter(gateway), Order::OldestFirst, None, 2000).await.unwrap();
+        let mut ids: Vec<_> = back.iter().map(|e| e.id).collect();
+        ids.sort();
+        let mut expected: Vec<_> = events.iter().map(|e| e.id).collect();
+        expected.sort();
+        assert_eq!(ids, expected, "a batch of {size}");
+    }
 }
 
 async fn event_store_pages_by_cursor_in_both_orders(url: &str) {
