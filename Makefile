@@ -43,7 +43,7 @@ bench:
 	$(CARGO) build --release --bins
 	CLICKHOUSE=$(CLICKHOUSE) SOAK=$(SOAK) DURATION=$(DURATION) scripts/bench.py
 
-## mock-upstream: a fake OpenAI-compatible provider on :9999 (point OPENAI_BASE_URL at http://127.0.0.1:9999/v1)
+## mock-upstream: a fake OpenAI- and Anthropic-compatible provider on :9999 (OPENAI_BASE_URL=http://127.0.0.1:9999/v1, ANTHROPIC_BASE_URL=http://127.0.0.1:9999)
 mock-upstream:
 	$(CARGO) run --release --bin mock-upstream -- --port 9999
 

@@ -353,8 +353,7 @@ mod tests {
         for key in read {
             assert!(documented(key), "{key} is read but missing from .env.example");
         }
-        for provider in PROVIDERS.iter().filter(|p| p.kind == crate::catalog::providers::ProviderKind::OpenAiCompatible)
-        {
+        for provider in PROVIDERS.iter().filter(|p| p.remote()) {
             assert!(documented(&format!("{}_BASE_URL", provider.name.to_uppercase())), "{} base URL", provider.name);
         }
     }

@@ -204,6 +204,16 @@ impl OpenAiError {
         )
     }
 
+    /// A successful answer the gateway could not read (to translate it).
+    pub fn upstream_unreadable(provider: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            Some("upstream_unreadable"),
+            format!("Provider `{provider}` sent an answer the gateway could not read"),
+        )
+    }
+
     /// An answer (or one streamed event of it) beyond what the gateway relays.
     pub fn upstream_too_large(provider: &str, limit: usize) -> Self {
         Self::new(

@@ -1,4 +1,5 @@
-//! `mock-upstream`: a fake OpenAI-compatible provider for tests and benchmarks.
+//! `mock-upstream`: a fake provider speaking OpenAI's chat completions and Anthropic's
+//! Messages API, for tests and benchmarks.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -6,7 +7,7 @@ use clap::Parser;
 use tollgate::mock_upstream::{MockOptions, MockUpstream};
 
 #[derive(Parser)]
-#[command(about = "A fake OpenAI-compatible LLM provider (echoes the last user message)")]
+#[command(about = "A fake LLM provider, OpenAI- and Anthropic-compatible (echoes the last user message)")]
 struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: std::net::IpAddr,

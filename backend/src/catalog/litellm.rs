@@ -13,7 +13,9 @@ struct Entry {
     input_cost_per_token: Option<f64>,
     output_cost_per_token: Option<f64>,
     cache_read_input_token_cost: Option<f64>,
+    cache_creation_input_token_cost: Option<f64>,
     max_input_tokens: Option<f64>,
+    max_output_tokens: Option<f64>,
 }
 
 /// LiteLLM's provider names for the providers Tollgate routes to.
@@ -23,7 +25,7 @@ fn provider_for(litellm_name: &str) -> Option<&'static providers::ProviderInfo> 
         "text-completion-openai" => return None,
         other => other,
     };
-    providers::find(name).filter(|p| p.kind == providers::ProviderKind::OpenAiCompatible)
+    providers::find(name).filter(|p| p.remote())
 }
 
 /// Chat models of known providers; other entries (embeddings, images, unknown
@@ -44,14 +46,16 @@ pub fn parse(text: &str) -> anyhow::Result<Vec<CatalogModel>> {
             continue;
         };
         let cached_input = entry.cache_read_input_token_cost.and_then(price::from_usd_per_token).unwrap_or(input);
+        let cache_write = entry.cache_creation_input_token_cost.and_then(price::from_usd_per_token).unwrap_or(input);
         let id =
             key.strip_prefix(&format!("{}/", entry.litellm_provider.as_deref().unwrap_or_default())).unwrap_or(&key);
         models.push(CatalogModel {
             id: id.to_string(),
             provider,
             upstream_id: id.to_string(),
-            price: Price { input, cached_input, output },
+            price: Price { input, cached_input, cache_write, output },
             context_window: entry.max_input_tokens.filter(|t| *t > 0.0).map(|t| t as u64),
+            max_output_tokens: entry.max_output_tokens.filter(|t| *t > 0.0).map(|t| t as u64),
         });
     }
     Ok(models)

@@ -22,6 +22,8 @@ pub struct CatalogModel {
     pub upstream_id: String,
     pub price: Price,
     pub context_window: Option<u64>,
+    /// The most tokens one answer may hold.
+    pub max_output_tokens: Option<u64>,
 }
 
 impl CatalogModel {
@@ -38,6 +40,7 @@ pub struct Route {
     pub upstream_id: String,
     /// `None` for a model the provider serves but the catalog does not price.
     pub price: Option<Price>,
+    pub max_output_tokens: Option<u64>,
 }
 
 #[derive(Clone, Default)]
@@ -61,8 +64,10 @@ struct ModelEntry {
     upstream: Option<String>,
     input: String,
     cached_input: Option<String>,
+    cache_write: Option<String>,
     output: String,
     context_window: Option<u64>,
+    max_output_tokens: Option<u64>,
 }
 
 impl Catalog {
@@ -73,21 +78,20 @@ impl Catalog {
             let provider = providers::find(&entry.provider)
                 .with_context(|| format!("catalog model {} names unknown provider {}", entry.id, entry.provider))?;
             let input = price::parse_per_million(&entry.input)?;
+            let or_input =
+                |text: Option<&str>| text.map(price::parse_per_million).transpose().map(|p| p.unwrap_or(input));
             let model = CatalogModel {
                 upstream_id: entry.upstream.unwrap_or_else(|| entry.id.clone()),
                 price: Price {
                     input,
-                    cached_input: entry
-                        .cached_input
-                        .as_deref()
-                        .map(price::parse_per_million)
-                        .transpose()?
-                        .unwrap_or(input),
+                    cached_input: or_input(entry.cached_input.as_deref())?,
+                    cache_write: or_input(entry.cache_write.as_deref())?,
                     output: price::parse_per_million(&entry.output)?,
                 },
                 id: entry.id,
                 provider,
                 context_window: entry.context_window,
+                max_output_tokens: entry.max_output_tokens,
             };
             catalog.insert(model);
         }
@@ -123,8 +127,12 @@ impl Catalog {
     /// `gpt-4o` (catalog lookup) or `provider/model` (that provider directly, priced
     /// when the catalog knows the model).
     pub fn resolve(&self, requested: &str) -> Option<Route> {
-        let route =
-            |m: &CatalogModel| Route { provider: m.provider, upstream_id: m.upstream_id.clone(), price: Some(m.price) };
+        let route = |m: &CatalogModel| Route {
+            provider: m.provider,
+            upstream_id: m.upstream_id.clone(),
+            price: Some(m.price),
+            max_output_tokens: m.max_output_tokens,
+        };
         if let Some(model) = self.plain.get(requested).and_then(|q| self.models.get(q)) {
             return Some(route(model));
         }
@@ -136,7 +144,7 @@ impl Catalog {
         if upstream.is_empty() || provider.kind == providers::ProviderKind::Mock {
             return None;
         }
-        Some(Route { provider, upstream_id: upstream.to_string(), price: None })
+        Some(Route { provider, upstream_id: upstream.to_string(), price: None, max_output_tokens: None })
     }
 
     /// Every model, sorted by provider then id.
@@ -161,6 +169,8 @@ mod tests {
             ("llama-3.3-70b-versatile", "groq"),
             ("deepseek-chat", "deepseek"),
             ("gemini-2.5-flash", "gemini"),
+            ("claude-sonnet-4-5", "anthropic"),
+            ("claude-haiku-4-5", "anthropic"),
         ] {
             let route = catalog.resolve(model).unwrap_or_else(|| panic!("{model} missing"));
             assert_eq!(route.provider.name, provider);
@@ -168,6 +178,14 @@ mod tests {
         }
         let gpt4o = catalog.resolve("gpt-4o").unwrap().price.unwrap();
         assert_eq!((gpt4o.input, gpt4o.cached_input, gpt4o.output), (2_500_000, 1_250_000, 10_000_000));
+        assert_eq!(gpt4o.cache_write, gpt4o.input, "OpenAI charges no premium for writing its cache");
+        let sonnet = catalog.resolve("claude-sonnet-4-5").unwrap();
+        let price = sonnet.price.unwrap();
+        assert_eq!(
+            (price.input, price.cached_input, price.cache_write, price.output),
+            (3_000_000, 300_000, 3_750_000, 15_000_000)
+        );
+        assert_eq!((sonnet.upstream_id.as_str(), sonnet.max_output_tokens), ("claude-sonnet-4-5", Some(64_000)));
     }
 
     #[test]

@@ -7,25 +7,34 @@ use anyhow::{bail, Context};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Price {
     pub input: u64,
+    /// Prompt tokens read from the provider's cache.
     pub cached_input: u64,
+    /// Prompt tokens written to the provider's cache (Anthropic charges a premium).
+    pub cache_write: u64,
     pub output: u64,
 }
 
-/// Token counts as a provider reported them. `prompt` includes `cached`.
+/// Token counts of one call, in OpenAI's convention whatever the provider: `prompt`
+/// counts every prompt token, those read from the cache (`cached`) and those written
+/// to it (`cache_write`) included; `completion` counts `reasoning` too.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     pub prompt: u64,
     pub completion: u64,
     pub cached: u64,
+    pub cache_write: u64,
+    pub reasoning: u64,
 }
 
 impl Price {
     /// The cost of one call in nano-USD, rounded half up once per call.
     pub fn cost_nanousd(&self, usage: &Usage) -> u64 {
         let cached = usage.cached.min(usage.prompt) as u128;
-        let uncached = usage.prompt as u128 - cached;
+        let written = usage.cache_write.min(usage.prompt - cached as u64) as u128;
+        let uncached = usage.prompt as u128 - cached - written;
         let pico = uncached * self.input as u128
             + cached * self.cached_input as u128
+            + written * self.cache_write as u128
             + usage.completion as u128 * self.output as u128;
         u64::try_from((pico + 500) / 1000).unwrap_or(u64::MAX)
     }
@@ -76,12 +85,24 @@ mod tests {
     #[test]
     fn cost_charges_cached_tokens_at_the_cached_price() {
         // gpt-4o: $2.50 in, $1.25 cached, $10 out per million tokens.
-        let price = Price { input: 2_500_000, cached_input: 1_250_000, output: 10_000_000 };
-        let usage = Usage { prompt: 1000, completion: 200, cached: 400 };
+        let price = Price { input: 2_500_000, cached_input: 1_250_000, cache_write: 2_500_000, output: 10_000_000 };
+        let usage = Usage { prompt: 1000, completion: 200, cached: 400, ..Usage::default() };
         // 600 * 2500 + 400 * 1250 + 200 * 10000 nano-USD
         assert_eq!(price.cost_nanousd(&usage), 1_500_000 + 500_000 + 2_000_000);
         // Fractions of a nano-dollar round half up: 1 token at $0.0005/M = 0.5 nano-USD.
-        let tiny = Price { input: 500, cached_input: 500, output: 0 };
+        let tiny = Price { input: 500, cached_input: 500, cache_write: 500, output: 0 };
         assert_eq!(tiny.cost_nanousd(&Usage { prompt: 1, ..Usage::default() }), 1);
+    }
+
+    #[test]
+    fn cost_charges_cache_writes_at_their_own_price() {
+        // claude-sonnet-4-5: $3 in, $0.30 cache read, $3.75 cache write, $15 out.
+        let price = Price { input: 3_000_000, cached_input: 300_000, cache_write: 3_750_000, output: 15_000_000 };
+        let usage = Usage { prompt: 100 + 2048 + 1024, completion: 50, cached: 2048, cache_write: 1024, reasoning: 0 };
+        // 100 * 3000 + 2048 * 300 + 1024 * 3750 + 50 * 15000 nano-USD
+        assert_eq!(price.cost_nanousd(&usage), 300_000 + 614_400 + 3_840_000 + 750_000);
+        // Counts a provider got wrong never charge a token twice.
+        let odd = Usage { prompt: 10, completion: 0, cached: 8, cache_write: 8, reasoning: 0 };
+        assert_eq!(price.cost_nanousd(&odd), 8 * 300 + 2 * 3750);
     }
 }

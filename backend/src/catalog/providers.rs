@@ -1,10 +1,22 @@
-//! The providers Tollgate can route to, and where each one lives by default.
+//! The providers Tollgate can route to, the protocol each speaks, and where each
+//! one lives by default.
+
+/// A wire protocol: what a provider speaks, and what a client speaks to Tollgate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenAI's chat completions (`/chat/completions`).
+    OpenAi,
+    /// Anthropic's Messages API (`/v1/messages`).
+    Anthropic,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderKind {
-    /// Speaks OpenAI's chat completions API: the body is forwarded as it came.
+    /// Speaks OpenAI's chat completions API: an OpenAI request is forwarded as it came.
     OpenAiCompatible,
-    /// Answers inside Tollgate, so a fresh install works without any key.
+    /// Speaks Anthropic's Messages API.
+    Anthropic,
+    /// Answers inside Tollgate, in OpenAI's protocol, so a fresh install works without any key.
     Mock,
 }
 
@@ -12,12 +24,27 @@ pub enum ProviderKind {
 pub struct ProviderInfo {
     pub name: &'static str,
     pub kind: ProviderKind,
-    /// In the OpenAI SDK's convention: includes the version path; `/chat/completions` is appended.
+    /// In the provider SDK's convention. OpenAI's includes the version path and gets
+    /// `/chat/completions` appended; Anthropic's does not and gets `/v1/messages`.
     pub default_base_url: &'static str,
     /// Local servers (Ollama, vLLM) take calls without a key.
     pub requires_key: bool,
     /// A server on the operator's own network: routable only once its base URL is set.
     pub local: bool,
+}
+
+impl ProviderInfo {
+    pub fn protocol(&self) -> Protocol {
+        match self.kind {
+            ProviderKind::Anthropic => Protocol::Anthropic,
+            ProviderKind::OpenAiCompatible | ProviderKind::Mock => Protocol::OpenAi,
+        }
+    }
+
+    /// Whether it is reached over HTTP at a base URL (every provider but the built-in mock).
+    pub fn remote(&self) -> bool {
+        self.kind != ProviderKind::Mock
+    }
 }
 
 const fn openai_compatible(name: &'static str, default_base_url: &'static str) -> ProviderInfo {
@@ -26,6 +53,13 @@ const fn openai_compatible(name: &'static str, default_base_url: &'static str) -
 
 pub const PROVIDERS: &[ProviderInfo] = &[
     openai_compatible("openai", "https://api.openai.com/v1"),
+    ProviderInfo {
+        name: "anthropic",
+        kind: ProviderKind::Anthropic,
+        default_base_url: "https://api.anthropic.com",
+        requires_key: true,
+        local: false,
+    },
     openai_compatible("mistral", "https://api.mistral.ai/v1"),
     openai_compatible("groq", "https://api.groq.com/openai/v1"),
     openai_compatible("deepseek", "https://api.deepseek.com/v1"),

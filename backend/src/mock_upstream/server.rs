@@ -1,6 +1,9 @@
-//! The standalone fake provider: OpenAI chat completions over real HTTP, with
-//! added latency and error injection, and a record of what it received so tests
-//! can check what the gateway forwarded.
+//! The standalone fake provider: OpenAI chat completions (`/v1/chat/completions`)
+//! and Anthropic's Messages API (`/v1/messages`, `/v1/messages/count_tokens`) over
+//! real HTTP, with added latency and error injection, and a record of what it
+//! received so tests can check what the gateway forwarded. Each protocol answers
+//! with its own shapes, errors included; the Anthropic side wants `x-api-key` and
+//! `anthropic-version`, as Anthropic does.
 //!
 //! Behaviour chosen per request, so one server serves many test cases:
 //! - a model containing `fail-<status>` answers that status with an OpenAI error;
@@ -9,6 +12,7 @@
 //! - a model containing `cut` ends the stream halfway without `[DONE]`;
 //! - a model containing `stall` sends half the stream, then nothing, forever;
 //! - a model containing `huge-event` streams one event larger than any gateway relays;
+//! - a model containing `midstream-error` streams half, then an error event;
 //! - a key containing `ratelimited` gets 429, one containing `invalid` gets 401.
 
 use std::{
@@ -24,7 +28,10 @@ use futures_util::{stream, StreamExt};
 use serde::Serialize;
 use serde_json::json;
 
-use super::openai::{error_body, Answer, MockRequest};
+use super::{
+    anthropic::{self, MessagesRequest},
+    openai::{error_body, Answer, MockRequest},
+};
 
 #[derive(Clone, Debug)]
 pub struct MockOptions {
@@ -50,6 +57,8 @@ impl Default for MockOptions {
 pub struct RecordedRequest {
     pub path: String,
     pub authorization: Option<String>,
+    pub api_key: Option<String>,
+    pub anthropic_version: Option<String>,
     pub body: String,
 }
 
@@ -76,6 +85,8 @@ impl MockUpstream {
                 .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
                 .route("/v1/chat/completions", web::post().to(chat))
                 .route("/chat/completions", web::post().to(chat))
+                .route("/v1/messages", web::post().to(messages))
+                .route("/v1/messages/count_tokens", web::post().to(count_tokens))
                 .route("/v1/models", web::get().to(models))
                 .route("/_mock/requests", web::get().to(recorded))
                 .route("/_mock/requests", web::delete().to(clear))
@@ -110,8 +121,12 @@ fn openai_error(status: StatusCode, message: &str, kind: &str, code: Option<&str
     HttpResponse::build(status).json(error_body(message, kind, code))
 }
 
-async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
-    let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(String::from);
+fn header(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from)
+}
+
+/// Keeps the request for `GET /_mock/requests`, then waits the configured latency.
+async fn receive(req: &HttpRequest, body: &Bytes, state: &State) {
     if state.options.record {
         let mut requests = state.requests.lock().expect("lock");
         if requests.len() >= RECORD_LIMIT {
@@ -119,14 +134,54 @@ async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpRes
         }
         requests.push_back(RecordedRequest {
             path: req.path().to_string(),
-            authorization: authorization.clone(),
-            body: String::from_utf8_lossy(&body).into_owned(),
+            authorization: header(req, "authorization"),
+            api_key: header(req, "x-api-key"),
+            anthropic_version: header(req, "anthropic-version"),
+            body: String::from_utf8_lossy(body).into_owned(),
         });
     }
-    let options = &state.options;
-    if !options.latency.is_zero() {
-        tokio::time::sleep(options.latency).await;
+    if !state.options.latency.is_zero() {
+        tokio::time::sleep(state.options.latency).await;
     }
+}
+
+/// The status an injected failure answers with, if this request gets one.
+fn injected_failure(options: &MockOptions, model: &str) -> Option<StatusCode> {
+    if options.error_rate > 0.0 && rand::random::<f64>() < options.error_rate {
+        return Some(StatusCode::from_u16(options.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    failure_status(model)
+}
+
+/// A stream's events shaped by the model's behaviour (`slow`, `cut`, `stall`,
+/// `huge-event`, `midstream-error`); `error_event` is the protocol's error event.
+fn stream_events(
+    model: &str,
+    mut events: Vec<String>,
+    error_event: String,
+    options: &MockOptions,
+    content_type: &'static str,
+) -> HttpResponse {
+    let delay = if model.contains("slow") { Duration::from_millis(100) } else { options.chunk_delay };
+    if model.contains("cut") || model.contains("stall") || model.contains("midstream-error") {
+        events.truncate(events.len() / 2);
+    }
+    if model.contains("midstream-error") {
+        events.push(error_event);
+    }
+    if model.contains("huge-event") {
+        events.insert(1, format!("data: {{\"pad\":\"{}\"}}\n\n", "x".repeat(4 * 1024 * 1024)));
+    }
+    let body = paced(events, Duration::ZERO, delay);
+    let body: futures_util::stream::BoxStream<'static, _> =
+        if model.contains("stall") { body.chain(stream::pending()).boxed() } else { body.boxed() };
+    HttpResponse::Ok().content_type(content_type).insert_header(("cache-control", "no-cache")).streaming(body)
+}
+
+async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    receive(&req, &body, &state).await;
+    let options = &state.options;
+    let authorization = header(&req, "authorization");
     let key = authorization.as_deref().unwrap_or_default();
     if key.contains("invalid") {
         return openai_error(
@@ -144,15 +199,11 @@ async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpRes
             .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("30"));
         return response;
     }
-    if options.error_rate > 0.0 && rand::random::<f64>() < options.error_rate {
-        let status = StatusCode::from_u16(options.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return openai_error(status, "Injected failure", "server_error", None);
-    }
     let request = match MockRequest::parse(&body) {
         Ok(request) => request,
         Err(message) => return openai_error(StatusCode::BAD_REQUEST, &message, "invalid_request_error", None),
     };
-    if let Some(status) = failure_status(&request.model) {
+    if let Some(status) = injected_failure(options, &request.model) {
         return openai_error(status, &format!("Simulated failure {}", status.as_u16()), "server_error", None);
     }
     if request.model.contains("hang") {
@@ -165,19 +216,73 @@ async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpRes
     if !request.streaming() {
         return HttpResponse::Ok().json(answer.completion());
     }
-    let delay = if request.model.contains("slow") { Duration::from_millis(100) } else { options.chunk_delay };
     let model = request.model.to_string();
-    let mut events: Vec<String> = answer.sse_events(request.include_usage()).collect();
-    if model.contains("cut") || model.contains("stall") {
-        events.truncate(events.len() / 2);
+    let events = answer.sse_events(request.include_usage()).collect();
+    let error = format!("data: {}\n\n", error_body("The server is overloaded", "server_error", None));
+    stream_events(&model, events, error, options, "text/event-stream")
+}
+
+fn anthropic_error(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(anthropic::error_body(anthropic::error_type(status.as_u16()), message))
+}
+
+/// The checks Anthropic makes before reading a request: a key, a good key, a
+/// version. The refusal, if any.
+fn anthropic_gate(req: &HttpRequest) -> Option<HttpResponse> {
+    let key = header(req, "x-api-key").unwrap_or_default();
+    if key.is_empty() {
+        return Some(anthropic_error(StatusCode::UNAUTHORIZED, "x-api-key header is required"));
     }
-    if model.contains("huge-event") {
-        events.insert(1, format!("data: {{\"pad\":\"{}\"}}\n\n", "x".repeat(4 * 1024 * 1024)));
+    if key.contains("invalid") {
+        return Some(anthropic_error(StatusCode::UNAUTHORIZED, "invalid x-api-key"));
     }
-    let body = paced(events, Duration::ZERO, delay);
-    let body: futures_util::stream::BoxStream<'static, _> =
-        if model.contains("stall") { body.chain(stream::pending()).boxed() } else { body.boxed() };
-    HttpResponse::Ok().content_type("text/event-stream").insert_header(("cache-control", "no-cache")).streaming(body)
+    if key.contains("ratelimited") {
+        let mut response =
+            anthropic_error(StatusCode::TOO_MANY_REQUESTS, "Number of requests has exceeded your rate limit");
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("30"));
+        return Some(response);
+    }
+    if header(req, "anthropic-version").is_none() {
+        return Some(anthropic_error(StatusCode::BAD_REQUEST, "anthropic-version: header is required"));
+    }
+    None
+}
+
+async fn messages(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    receive(&req, &body, &state).await;
+    if let Some(response) = anthropic_gate(&req) {
+        return response;
+    }
+    let request = match MessagesRequest::parse(&body) {
+        Ok(request) => request,
+        Err(message) => return anthropic_error(StatusCode::BAD_REQUEST, &message),
+    };
+    let options = &state.options;
+    if let Some(status) = injected_failure(options, &request.model) {
+        return anthropic_error(status, &format!("Simulated failure {}", status.as_u16()));
+    }
+    if request.model.contains("hang") {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    let message = request.answer();
+    if !request.stream {
+        return HttpResponse::Ok().json(message.body());
+    }
+    let error = anthropic::sse(&anthropic::error_body("overloaded_error", "Overloaded"));
+    stream_events(&request.model, message.sse_events(), error, options, "text/event-stream; charset=utf-8")
+}
+
+async fn count_tokens(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    receive(&req, &body, &state).await;
+    if let Some(response) = anthropic_gate(&req) {
+        return response;
+    }
+    match MessagesRequest::parse_for_count(&body) {
+        Ok(request) => HttpResponse::Ok().json(request.count_tokens()),
+        Err(message) => anthropic_error(StatusCode::BAD_REQUEST, &message),
+    }
 }
 
 /// Chunks as a body stream: the first after `first`, the others `between` apart.

@@ -6,12 +6,40 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderName, HeaderValue};
 
 use crate::auth::secrets::key_hint;
 
+/// How a provider takes its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyHeader {
+    /// `Authorization: Bearer <key>` (OpenAI and those compatible with it).
+    Bearer,
+    /// `x-api-key: <key>` (Anthropic).
+    XApiKey,
+}
+
+impl KeyHeader {
+    pub fn name(self) -> HeaderName {
+        match self {
+            KeyHeader::Bearer => hyper::header::AUTHORIZATION,
+            KeyHeader::XApiKey => HeaderName::from_static("x-api-key"),
+        }
+    }
+
+    /// The header value that presents `key`, marked sensitive so it is never logged.
+    pub fn value(self, key: &str) -> Result<HeaderValue, hyper::header::InvalidHeaderValue> {
+        let mut value = match self {
+            KeyHeader::Bearer => HeaderValue::try_from(format!("Bearer {key}"))?,
+            KeyHeader::XApiKey => HeaderValue::try_from(key)?,
+        };
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
 pub struct PooledKey {
-    /// `Bearer <key>`, made once; marked sensitive so it is never logged.
+    /// The key's header value, made once.
     pub authorization: HeaderValue,
     pub hint: String,
     /// Epoch milliseconds before which the key rests.
@@ -28,11 +56,11 @@ fn now_ms() -> u64 {
 }
 
 impl KeyPool {
-    pub fn new(provider: &str, keys: &[String]) -> anyhow::Result<Self> {
+    pub fn new(provider: &str, header: KeyHeader, keys: &[String]) -> anyhow::Result<Self> {
         let keys = keys
             .iter()
             .map(|key| {
-                let authorization = Self::authorization(key).map_err(|_| {
+                let authorization = header.value(key).map_err(|_| {
                     anyhow::anyhow!(
                         "{}_API_KEY holds a key with characters no HTTP header may carry",
                         provider.to_uppercase()
@@ -42,13 +70,6 @@ impl KeyPool {
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Self { keys, next: AtomicUsize::new(0) })
-    }
-
-    /// The `Authorization` header that presents `key` to a provider.
-    pub fn authorization(key: &str) -> Result<HeaderValue, hyper::header::InvalidHeaderValue> {
-        let mut value = HeaderValue::try_from(format!("Bearer {key}"))?;
-        value.set_sensitive(true);
-        Ok(value)
     }
 
     pub fn get(&self, index: usize) -> &PooledKey {
@@ -83,7 +104,7 @@ mod tests {
     use super::*;
 
     fn pool(n: usize) -> KeyPool {
-        KeyPool::new("openai", &(0..n).map(|i| format!("sk-key-{i}")).collect::<Vec<_>>()).unwrap()
+        KeyPool::new("openai", KeyHeader::Bearer, &(0..n).map(|i| format!("sk-key-{i}")).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
@@ -106,6 +127,6 @@ mod tests {
     fn a_retry_prefers_a_key_not_yet_tried() {
         let pool = pool(3);
         assert_eq!(pool.pick(&[0, 1]), Some(2));
-        assert!(KeyPool::new("openai", &[]).unwrap().pick(&[]).is_none());
+        assert!(KeyPool::new("openai", KeyHeader::Bearer, &[]).unwrap().pick(&[]).is_none());
     }
 }

@@ -10,7 +10,9 @@ mod relay;
 mod request;
 pub mod routes;
 mod timing;
+mod translate;
 mod upstream;
+mod usage;
 
 pub use auth::AuthFailures;
 pub use body::BodyMemory;

@@ -24,9 +24,14 @@ use tokio::time::Sleep;
 use super::{
     record::{CallRecord, Failure},
     timing::ServerTiming,
+    translate::anthropic_answer,
     upstream::{BodyStream, Reply},
+    usage::{AnthropicUsage, OpenAiUsage},
 };
-use crate::{catalog::Usage, error::OpenAiError};
+use crate::{
+    catalog::{providers::Protocol, Usage},
+    error::OpenAiError,
+};
 
 /// Largest non-streamed answer read from a provider.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -40,33 +45,10 @@ pub struct StreamLimits {
     pub total: Duration,
 }
 
-#[derive(Deserialize)]
-struct UsageJson {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
-    prompt_tokens_details: Option<PromptDetails>,
-    /// DeepSeek's name for cached prompt tokens.
-    prompt_cache_hit_tokens: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct PromptDetails {
-    cached_tokens: Option<u64>,
-}
-
-impl From<UsageJson> for Usage {
-    fn from(u: UsageJson) -> Self {
-        let cached = u.prompt_tokens_details.and_then(|d| d.cached_tokens).or(u.prompt_cache_hit_tokens).unwrap_or(0);
-        Usage { prompt: u.prompt_tokens, completion: u.completion_tokens, cached }
-    }
-}
-
 /// The parts of a completion or chunk that metering reads.
 #[derive(Deserialize)]
 struct Peek {
-    usage: Option<UsageJson>,
+    usage: Option<OpenAiUsage>,
     choices: Option<Vec<IgnoredAny>>,
     error: Option<Value>,
 }
@@ -99,12 +81,21 @@ async fn read_all(mut body: BodyStream, deadline: Instant, provider: &str) -> Re
         .unwrap_or_else(|_| Err(OpenAiError::upstream_timeout(provider)))
 }
 
-/// A whole (non-streamed, or failed) answer.
+/// An Anthropic message's usage, read without the rest of it.
+#[derive(Deserialize)]
+struct AnthropicPeek {
+    #[serde(default)]
+    usage: AnthropicUsage,
+}
+
+/// A whole (non-streamed, or failed) answer from a provider speaking `provider`,
+/// for a client speaking `surface`.
 pub async fn relay_whole(
     reply: Reply,
     record: CallRecord,
     deadline: Instant,
     timing: &mut ServerTiming,
+    (surface, provider): (Protocol, Protocol),
 ) -> HttpResponse {
     let status = reply.status;
     let content_type = reply.content_type.unwrap_or(HeaderValue::from_static("application/json"));
@@ -117,31 +108,65 @@ pub async fn relay_whole(
             return error.error_response();
         }
     };
+    let provider_name = record.provider;
     if status.is_success() {
-        let usage =
-            serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.usage).map(Usage::from).unwrap_or_default();
+        let (body, usage) = match (surface, provider) {
+            (Protocol::OpenAi, Protocol::OpenAi) => {
+                let usage = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.usage);
+                (body, usage.map(Usage::from).unwrap_or_default())
+            }
+            (Protocol::Anthropic, Protocol::Anthropic) => {
+                let usage = serde_json::from_slice::<AnthropicPeek>(&body).map(|p| p.usage).unwrap_or_default();
+                (body, usage.into())
+            }
+            (Protocol::OpenAi, Protocol::Anthropic) => match anthropic_answer::completion(&body) {
+                Some((completion, usage)) => (Bytes::from(completion.to_string()), usage),
+                None => {
+                    let error = OpenAiError::upstream_unreadable(provider_name);
+                    record.fail(&error);
+                    return error.error_response();
+                }
+            },
+            (Protocol::Anthropic, Protocol::OpenAi) => unreachable!("the Messages surface does not call OpenAI yet"),
+        };
         record.finish(status.as_u16(), usage, None);
         return HttpResponse::build(status).content_type(content_type).body(body);
     }
-    let error = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.error);
-    let provider = record.provider;
-    record.finish(status.as_u16(), Usage::default(), Some(describe_error(error.as_ref(), status)));
-    if error.is_some() {
+    let (failure, described) = match provider {
+        Protocol::OpenAi => {
+            let error = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.error);
+            (describe_error(error.as_ref(), status), error.is_some())
+        }
+        Protocol::Anthropic => match anthropic_answer::error(&body) {
+            Some((kind, message)) => (Failure { code: Some(kind.clone()), kind, message }, true),
+            None => (describe_error(None, status), false),
+        },
+    };
+    let response = if !described {
+        OpenAiError::upstream_failed(provider_name, status.as_u16()).error_response()
+    } else if surface == provider {
         // The provider's own error, as its SDK would have seen it.
         HttpResponse::build(status).content_type(content_type).body(body)
     } else {
-        OpenAiError::upstream_failed(provider, status.as_u16()).error_response()
-    }
+        HttpResponse::build(status).json(anthropic_answer::openai_error_body(&failure.kind, &failure.message))
+    };
+    record.finish(status.as_u16(), Usage::default(), Some(failure));
+    response
 }
 
-/// A streamed answer: relayed event by event.
-pub fn relay_stream(reply: Reply, record: CallRecord, strip_usage: bool, limits: StreamLimits) -> HttpResponse {
+/// A streamed answer: relayed event by event, each read by `dialect`.
+pub fn relay_stream<D: StreamDialect>(
+    reply: Reply,
+    record: CallRecord,
+    dialect: D,
+    limits: StreamLimits,
+) -> HttpResponse {
     let relay = SseRelay {
         upstream: reply.body,
         buffer: BytesMut::new(),
         scanned: 0,
-        meter: Some(StreamMeter { record, usage: None, saw_done: false, failure: None }),
-        strip_usage,
+        meter: Some(StreamMeter { record, progress: StreamProgress::default() }),
+        dialect,
         idle: Box::pin(tokio::time::sleep(limits.idle)),
         deadline: Box::pin(tokio::time::sleep(limits.total)),
         idle_timeout: limits.idle,
@@ -153,21 +178,95 @@ pub fn relay_stream(reply: Reply, record: CallRecord, strip_usage: bool, limits:
         .streaming(relay)
 }
 
-struct StreamMeter {
-    record: CallRecord,
-    usage: Option<Usage>,
-    saw_done: bool,
-    failure: Option<(u16, Failure)>,
+/// What metering learns from a stream's events.
+#[derive(Default)]
+pub struct StreamProgress {
+    pub usage: Option<Usage>,
+    /// The provider's end-of-stream marker came.
+    pub complete: bool,
+    /// Content (text, a tool call, reasoning) began: the time to first token.
+    pub started: bool,
+    pub failure: Option<(u16, Failure)>,
 }
 
-struct SseRelay {
+/// How the events of one kind of stream are read, and what the client gets of them.
+pub trait StreamDialect: Unpin + 'static {
+    /// Reads one complete event (its lines and blank line) and appends what the
+    /// client gets to `out`.
+    fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut);
+    /// The provider's end-of-stream marker, named when a stream ends without it.
+    fn end_marker(&self) -> &'static str;
+}
+
+/// The payloads of an event's `data:` lines.
+pub fn data_lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
+    event.split(|b| *b == b'\n').filter_map(|line| {
+        let data = line.strip_prefix(b"data:")?;
+        let data = data.strip_prefix(b" ").unwrap_or(data).trim_ascii_end();
+        (!data.is_empty()).then_some(data)
+    })
+}
+
+/// An OpenAI stream to an OpenAI client: every event passes as it came, except the
+/// usage chunk Tollgate asked for on the client's behalf.
+pub struct OpenAiPassthrough {
+    pub strip_usage: bool,
+}
+
+impl OpenAiPassthrough {
+    /// Reads one event; false when it is the usage chunk the client did not ask for.
+    fn keep(&self, event: &[u8], progress: &mut StreamProgress) -> bool {
+        for data in data_lines(event) {
+            if data == b"[DONE]" {
+                progress.complete = true;
+                continue;
+            }
+            progress.started = true;
+            if memmem::find(data, b"\"usage\"").is_none() && memmem::find(data, b"\"error\"").is_none() {
+                continue;
+            }
+            let Ok(peek) = serde_json::from_slice::<Peek>(data) else { continue };
+            if let Some(error) = peek.error {
+                let message =
+                    error.get("message").and_then(Value::as_str).unwrap_or("provider reported an error mid-stream");
+                progress.failure = Some((502, Failure::new("api_error", "upstream_stream_error", message)));
+            }
+            if let Some(usage) = peek.usage {
+                progress.usage = Some(usage.into());
+                if self.strip_usage && peek.choices.is_none_or(|c| c.is_empty()) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+impl StreamDialect for OpenAiPassthrough {
+    fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut) {
+        if self.keep(&event, progress) {
+            out.unsplit(event);
+        }
+    }
+
+    fn end_marker(&self) -> &'static str {
+        "[DONE]"
+    }
+}
+
+struct StreamMeter {
+    record: CallRecord,
+    progress: StreamProgress,
+}
+
+struct SseRelay<D> {
     upstream: BodyStream,
     buffer: BytesMut,
     /// How far `buffer` is known to hold no event boundary.
     scanned: usize,
     /// `None` once the call is metered.
     meter: Option<StreamMeter>,
-    strip_usage: bool,
+    dialect: D,
     idle: Pin<Box<Sleep>>,
     deadline: Pin<Box<Sleep>>,
     idle_timeout: Duration,
@@ -190,45 +289,21 @@ fn event_end(buf: &[u8], from: usize) -> Result<usize, usize> {
     Err(buf.len())
 }
 
-impl SseRelay {
+impl<D: StreamDialect> SseRelay<D> {
     fn provider(&self) -> &'static str {
         self.meter.as_ref().map_or("", |m| m.record.provider)
     }
 
-    /// Looks at one event; false when it is the usage chunk the client did not ask for.
-    fn inspect_event(&mut self, event: &[u8]) -> bool {
-        let Some(meter) = self.meter.as_mut() else { return true };
-        for line in event.split(|b| *b == b'\n') {
-            let Some(data) = line.strip_prefix(b"data:") else { continue };
-            let data = data.strip_prefix(b" ").unwrap_or(data).trim_ascii_end();
-            if data == b"[DONE]" {
-                meter.saw_done = true;
-                continue;
-            }
-            if data.is_empty() {
-                continue;
-            }
-            if meter.record.ttft.is_none() {
-                meter.record.ttft = Some(meter.record.elapsed());
-            }
-            if memmem::find(data, b"\"usage\"").is_none() && memmem::find(data, b"\"error\"").is_none() {
-                continue;
-            }
-            let Ok(peek) = serde_json::from_slice::<Peek>(data) else { continue };
-            if let Some(error) = peek.error {
-                let message =
-                    error.get("message").and_then(Value::as_str).unwrap_or("provider reported an error mid-stream");
-                let failure = Failure::new("api_error", "upstream_stream_error", message);
-                meter.failure = Some((502, failure));
-            }
-            if let Some(usage) = peek.usage {
-                meter.usage = Some(usage.into());
-                if self.strip_usage && peek.choices.is_none_or(|c| c.is_empty()) {
-                    return false;
-                }
-            }
+    /// Passes one event to the dialect, noting the time to first token.
+    fn inspect_event(&mut self, event: BytesMut, out: &mut BytesMut) {
+        let Some(meter) = self.meter.as_mut() else {
+            out.unsplit(event);
+            return;
+        };
+        self.dialect.event(event, &mut meter.progress, out);
+        if meter.progress.started && meter.record.ttft.is_none() {
+            meter.record.ttft = Some(meter.record.elapsed());
         }
-        true
     }
 
     /// Takes the complete events from the buffer: the bytes to pass on.
@@ -239,9 +314,7 @@ impl SseRelay {
                 Ok(end) => {
                     let event = self.buffer.split_to(end);
                     self.scanned = 0;
-                    if self.inspect_event(&event) {
-                        out.unsplit(event);
-                    }
+                    self.inspect_event(event, &mut out);
                 }
                 Err(scanned) => {
                     self.scanned = scanned;
@@ -254,33 +327,34 @@ impl SseRelay {
     /// Meters the end of the stream.
     fn finish(&mut self) {
         let Some(mut meter) = self.meter.take() else { return };
-        let (status, failure) = match meter.failure.take() {
+        let progress = &mut meter.progress;
+        let (status, failure) = match progress.failure.take() {
             Some((status, failure)) => (status, Some(failure)),
-            None if !meter.saw_done => (
+            None if !progress.complete => (
                 502,
                 Some(Failure::new(
                     "api_error",
                     "upstream_stream_incomplete",
-                    "the provider ended the stream before [DONE]",
+                    format!("the provider ended the stream before {}", self.dialect.end_marker()),
                 )),
             ),
             None => (200, None),
         };
-        meter.record.finish(status, meter.usage.unwrap_or_default(), failure);
+        meter.record.finish(status, progress.usage.unwrap_or_default(), failure);
     }
 
     /// Ends the stream with `error`: metered, and told to the client in-band (the
     /// status line is long gone).
     fn fail(&mut self, error: OpenAiError) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         if let Some(meter) = self.meter.as_mut() {
-            meter.failure = Some((error.status.as_u16(), Failure::from(&error)));
+            meter.progress.failure = Some((error.status.as_u16(), Failure::from(&error)));
         }
         self.finish();
         Poll::Ready(Some(Ok(Bytes::from(format!("data: {}\n\n", error.body())))))
     }
 }
 
-impl Stream for SseRelay {
+impl<D: StreamDialect> Stream for SseRelay<D> {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -314,21 +388,24 @@ impl Stream for SseRelay {
                 Poll::Ready(None) => {
                     // An event without its closing blank line is still an event.
                     let rest = self.buffer.split();
-                    let keep = rest.is_empty() || self.inspect_event(&rest);
+                    let mut out = BytesMut::new();
+                    if !rest.is_empty() {
+                        self.inspect_event(rest, &mut out);
+                    }
                     self.finish();
-                    return Poll::Ready((keep && !rest.is_empty()).then(|| Ok(rest.freeze())));
+                    return Poll::Ready((!out.is_empty()).then(|| Ok(out.freeze())));
                 }
             }
         }
     }
 }
 
-impl Drop for SseRelay {
+impl<D> Drop for SseRelay<D> {
     /// The stream ended before its end was metered: still metered, with whatever
     /// usage the provider had reported by then.
     fn drop(&mut self) {
         if let Some(meter) = self.meter.take() {
-            meter.record.abandon(meter.usage.unwrap_or_default());
+            meter.record.abandon(meter.progress.usage.unwrap_or_default());
         }
     }
 }

@@ -17,13 +17,16 @@ use super::{
     auth::{authenticate, AuthFailures},
     body::{read_body, share, BodyMemory},
     record::{CallRecord, ShutdownFlag},
-    relay::{relay_stream, relay_whole, StreamLimits},
+    relay::{relay_stream, relay_whole, OpenAiPassthrough, StreamLimits},
     request::ChatRequest,
     timing::{ServerTiming, SERVER_TIMING},
+    translate::{anthropic_request, anthropic_stream::AnthropicToOpenAi},
     upstream::{FailureKind, Upstreams},
 };
+use bytes::Bytes;
+
 use crate::{
-    catalog::{price::Price, Catalog},
+    catalog::{price::Price, providers::Protocol, Catalog},
     config::UnpricedModels,
     error::OpenAiError,
     events::EventSink,
@@ -138,12 +141,19 @@ async fn proxy_call(
     }
     // The share held for a rewritten copy of the body goes back at once when the
     // body goes out as it came.
+    let protocol = route.provider.protocol();
     let copy_share = body_memory.split(share(body.len()));
-    if !chat.needs_rewrite(&route.upstream_id) {
+    if protocol == Protocol::OpenAi && !chat.needs_rewrite(&route.upstream_id) {
         drop(copy_share);
     }
-    let upstream_body = chat.upstream_body(&body, &route.upstream_id);
-    let (stream, strip_usage) = (chat.stream, !chat.wants_usage);
+    let upstream_body = match protocol {
+        Protocol::OpenAi => chat.upstream_body(&body, &route.upstream_id),
+        Protocol::Anthropic => match anthropic_request::translate(&body, &route.upstream_id, route.max_output_tokens) {
+            Ok(request) => Bytes::from(request.to_string()),
+            Err(error) => return fail(record, error),
+        },
+    };
+    let (stream, wants_usage) = (chat.stream, chat.wants_usage);
     drop(chat);
     drop(body);
     record.upstream_model = route.upstream_id;
@@ -159,9 +169,15 @@ async fn proxy_call(
             record.key_hint = reply.key_hint.take();
             if stream && reply.status.is_success() {
                 timing.upstream_ends();
-                relay_stream(reply, record, strip_usage, proxy.stream_limits)
+                let limits = proxy.stream_limits;
+                match protocol {
+                    Protocol::OpenAi => {
+                        relay_stream(reply, record, OpenAiPassthrough { strip_usage: !wants_usage }, limits)
+                    }
+                    Protocol::Anthropic => relay_stream(reply, record, AnthropicToOpenAi::new(wants_usage), limits),
+                }
             } else {
-                relay_whole(reply, record, deadline, timing).await
+                relay_whole(reply, record, deadline, timing, (Protocol::OpenAi, protocol)).await
             }
         }
         Err(failure) => {
@@ -184,6 +200,8 @@ pub struct ModelPricing {
     /// USD per million input tokens.
     pub input_per_mtok: f64,
     pub cached_input_per_mtok: f64,
+    /// Writing the provider's prompt cache (Anthropic); the input price elsewhere.
+    pub cache_write_per_mtok: f64,
     pub output_per_mtok: f64,
 }
 
@@ -196,6 +214,8 @@ pub struct ModelEntry {
     pub owned_by: String,
     pub pricing: ModelPricing,
     pub context_window: Option<u64>,
+    /// The most tokens one answer may hold.
+    pub max_output_tokens: Option<u64>,
     /// Whether this server can call the provider (it has a key, or needs none).
     pub available: bool,
 }
@@ -227,9 +247,11 @@ pub async fn list_models(req: HttpRequest, proxy: web::Data<Proxy>) -> HttpRespo
             pricing: ModelPricing {
                 input_per_mtok: Price::per_million_usd(m.price.input),
                 cached_input_per_mtok: Price::per_million_usd(m.price.cached_input),
+                cache_write_per_mtok: Price::per_million_usd(m.price.cache_write),
                 output_per_mtok: Price::per_million_usd(m.price.output),
             },
             context_window: m.context_window,
+            max_output_tokens: m.max_output_tokens,
             available: proxy.upstreams.available(m.provider),
         })
         .collect();

@@ -27,9 +27,9 @@ use hyper_util::{
     rt::{TokioExecutor, TokioTimer},
 };
 
-use super::keys::KeyPool;
+use super::keys::{KeyHeader, KeyPool};
 use crate::{
-    catalog::providers::{ProviderInfo, ProviderKind, PROVIDERS},
+    catalog::providers::{Protocol, ProviderInfo, ProviderKind, PROVIDERS},
     config::Config,
     metrics::Metrics,
 };
@@ -69,8 +69,13 @@ struct Endpoint {
     uri: Uri,
     /// The `Host` header, made once (the client would format it for every call).
     host: hyper::header::HeaderValue,
+    protocol: Protocol,
+    key_header: KeyHeader,
     keys: KeyPool,
 }
+
+/// The Messages API version Tollgate speaks to Anthropic.
+const ANTHROPIC_VERSION: hyper::header::HeaderValue = hyper::header::HeaderValue::from_static("2023-06-01");
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
@@ -116,14 +121,18 @@ const FAILURE_REST: Duration = Duration::from_secs(5);
 impl Upstreams {
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let mut endpoints = HashMap::new();
-        for p in PROVIDERS.iter().filter(|p| p.kind == ProviderKind::OpenAiCompatible) {
+        for p in PROVIDERS.iter().filter(|p| p.remote()) {
             let settings = config.provider(p.name);
             let base = match settings.base_url {
                 Some(base) => base,
                 None if p.local => continue,
                 None => p.default_base_url.to_string(),
             };
-            let uri: Uri = format!("{base}/chat/completions")
+            let (path, key_header) = match p.protocol() {
+                Protocol::OpenAi => ("/chat/completions", KeyHeader::Bearer),
+                Protocol::Anthropic => ("/v1/messages", KeyHeader::XApiKey),
+            };
+            let uri: Uri = format!("{base}{path}")
                 .parse()
                 .map_err(|e| anyhow::anyhow!("{}_BASE_URL gives no valid URL: {e}", p.name.to_uppercase()))?;
             // Host and port only: credentials in the URL's authority never go in a header.
@@ -133,7 +142,8 @@ impl Upstreams {
                 (None, _) => anyhow::bail!("{}_BASE_URL names no host", p.name.to_uppercase()),
             };
             let host = host.parse()?;
-            endpoints.insert(p.name, Endpoint { uri, host, keys: KeyPool::new(p.name, &settings.api_keys)? });
+            let keys = KeyPool::new(p.name, key_header, &settings.api_keys)?;
+            endpoints.insert(p.name, Endpoint { uri, host, protocol: p.protocol(), key_header, keys });
         }
         Ok(Self { endpoints, mock: config.mock_provider, max_attempts: config.upstream_max_attempts, metrics })
     }
@@ -142,7 +152,7 @@ impl Upstreams {
     pub fn serves(&self, provider: &ProviderInfo) -> bool {
         match provider.kind {
             ProviderKind::Mock => self.mock,
-            ProviderKind::OpenAiCompatible => self.endpoints.contains_key(provider.name),
+            ProviderKind::OpenAiCompatible | ProviderKind::Anthropic => self.endpoints.contains_key(provider.name),
         }
     }
 
@@ -166,7 +176,7 @@ impl Upstreams {
         }
         let Some(endpoint) = self.endpoints.get(provider.name) else { return Err(SendFailure::not_configured()) };
         // The caller's own key, when it sent one, for every attempt.
-        let caller_auth = match caller_key.map(KeyPool::authorization).transpose() {
+        let caller_auth = match caller_key.map(|key| endpoint.key_header.value(key)).transpose() {
             Ok(auth) => auth,
             Err(_) => return Err(SendFailure::not_configured()),
         };
@@ -186,7 +196,10 @@ impl Upstreams {
                 .body(Full::new(body.clone()))
                 .expect("a request of a valid URI and headers");
             if let Some(auth) = auth {
-                request.headers_mut().insert(header::AUTHORIZATION, auth.clone());
+                request.headers_mut().insert(endpoint.key_header.name(), auth.clone());
+            }
+            if endpoint.protocol == Protocol::Anthropic {
+                request.headers_mut().insert("anthropic-version", ANTHROPIC_VERSION);
             }
             let response = CLIENT.with(|client| client.request(request));
             let outcome = tokio::time::timeout_at(deadline.into(), response).await;

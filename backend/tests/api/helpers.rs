@@ -114,6 +114,7 @@ pub struct Gateway {
 
 /// The operator keys the tests configure for OpenAI (pointed at the mock).
 pub const OPERATOR_KEYS: &str = "sk-operator-one,sk-operator-two";
+pub const ANTHROPIC_OPERATOR_KEY: &str = "sk-ant-operator";
 
 pub struct Builder {
     backend: Backend,
@@ -167,6 +168,9 @@ impl Builder {
             let base: &'static str = Box::leak(format!("{provider}_BASE_URL").into_boxed_str());
             env.push((base, mock.base_url()));
         }
+        // Anthropic's SDK convention: the base URL has no version path.
+        env.push(("ANTHROPIC_BASE_URL", format!("http://{}", mock.addr)));
+        env.push(("ANTHROPIC_API_KEY", ANTHROPIC_OPERATOR_KEY.into()));
         env.push(("OPENAI_API_KEY", OPERATOR_KEYS.into()));
         env.push(("GROQ_API_KEY", "gsk-operator".into()));
         if let Some(schema) = &schema {

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod analytics;
+mod anthropic;
 mod chat;
 mod clickhouse;
 mod current_clickhouse;

@@ -36,7 +36,16 @@ async fn the_official_openai_python_sdk_works_with_base_url_and_api_key() {
     );
     assert_eq!(call("wrong_secret")["status"], 401);
 
-    let logs = app.wait_for_logs(&user, &gateway, 4).await;
+    assert_eq!(
+        (call("claude")["content"].as_str(), call("claude")["finish_reason"].as_str()),
+        (Some("Hello from the OpenAI SDK"), Some("stop"))
+    );
+    let tool = call("claude_tool_stream");
+    assert_eq!(tool["name"], "search");
+    assert_eq!(tool["arguments"], serde_json::json!({"query": "Hello from the OpenAI SDK"}));
+    assert!(tool["prompt_tokens"].as_u64().unwrap() > 0);
+
+    let logs = app.wait_for_logs(&user, &gateway, 6).await;
     let streamed = logs.iter().find(|l| l["model"] == "gpt-4o").unwrap();
     assert_eq!(streamed["tokens_prompt"], call("stream")["prompt_tokens"]);
     assert_eq!(streamed["tokens_completion"], call("stream")["completion_tokens"]);

@@ -43,3 +43,17 @@ try:
     sys.exit("expected AuthenticationError")
 except AuthenticationError as e:
     print(json.dumps({"call": "wrong_secret", "status": e.status_code}))
+
+# Claude through the OpenAI SDK: translated both ways, tools and streams included.
+claude = client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "system", "content": "Be brief."}, *messages])
+print(json.dumps({"call": "claude", "content": claude.choices[0].message.content, "finish_reason": claude.choices[0].finish_reason}))
+
+tools = [{"type": "function", "function": {"name": "search", "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]
+arguments, name, usage = "", None, None
+for chunk in client.chat.completions.create(model="claude-haiku-4-5", messages=messages, tools=tools, stream=True, stream_options={"include_usage": True}):
+    for call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+        name = call.function.name or name
+        arguments += call.function.arguments or ""
+    if chunk.usage:
+        usage = chunk.usage
+print(json.dumps({"call": "claude_tool_stream", "name": name, "arguments": json.loads(arguments), "prompt_tokens": usage.prompt_tokens}))
