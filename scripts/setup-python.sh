@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv with the Python packages the tests use (the official OpenAI SDK; chDB, a current
+# Creates .venv with the Python packages the tests use (the official OpenAI and Anthropic SDKs; chDB, a current
 # ClickHouse engine in process). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +11,4 @@ fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
 cp "$requirements" "$stamp"
-echo "test virtualenv ready: $(.venv/bin/python -c 'import openai; print("openai", openai.__version__)')"
+echo "test virtualenv ready: $(.venv/bin/python -c 'import openai, anthropic; print("openai", openai.__version__, "anthropic", anthropic.__version__)')"

@@ -9,6 +9,8 @@ use actix_web::{
 };
 use serde_json::json;
 
+use crate::catalog::providers::Protocol;
+
 /// Control-plane errors: `{"error": {"code", "message"}}`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -272,6 +274,40 @@ impl OpenAiError {
 
     pub fn body(&self) -> serde_json::Value {
         json!({"error": {"message": self.message, "type": self.kind, "code": self.code, "param": self.param}})
+    }
+
+    /// Anthropic's type for this error's status.
+    pub fn anthropic_type(&self) -> &'static str {
+        anthropic_type_of(self.status.as_u16())
+    }
+
+    /// The same error in Anthropic's shape, for the Messages API surface.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        json!({"type": "error", "error": {"type": self.anthropic_type(), "message": self.message}})
+    }
+
+    /// The answer in the shape of the surface the client speaks.
+    pub fn response_for(&self, surface: Protocol) -> HttpResponse {
+        match surface {
+            Protocol::OpenAi => self.error_response(),
+            Protocol::Anthropic => HttpResponse::build(self.status).json(self.anthropic_body()),
+        }
+    }
+}
+
+/// Anthropic's error type for an HTTP status, as its SDKs map them.
+pub fn anthropic_type_of(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        _ => "api_error",
     }
 }
 

@@ -16,7 +16,7 @@ use crate::{analytics, gateways, ops, proxy, users};
         gateways::routes::create, gateways::routes::list, gateways::routes::get, gateways::routes::update,
         gateways::routes::delete, gateways::routes::rotate_secret,
         analytics::routes::analytics, analytics::routes::logs, analytics::routes::export,
-        proxy::routes::chat_completions, proxy::routes::list_models,
+        proxy::routes::chat_completions, proxy::routes::messages, proxy::routes::count_tokens, proxy::routes::list_models,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
     ),
     modifiers(&Security)

@@ -1,5 +1,8 @@
 //! Answers to OpenAI chat completion requests: the last user message echoed back,
 //! with usage numbers in the shape (and roughly the size) a real provider reports.
+//! With `tools` (and `tool_choice` not `none`), the answer calls the tool
+//! `tool_choice` names (else the first) with `{"query": <last user text>}`; after a
+//! tool result, it says what the tool said.
 
 use std::{
     borrow::Cow,
@@ -24,6 +27,22 @@ pub struct MockRequest<'a> {
     pub stream: Option<bool>,
     #[serde(default)]
     pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub tools: Vec<ToolPeek>,
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct ToolPeek {
+    #[serde(default)]
+    function: Option<FunctionPeek>,
+}
+
+#[derive(Deserialize)]
+struct FunctionPeek {
+    #[serde(default)]
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +124,8 @@ pub struct Answer {
     pub content: String,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// A tool call instead of text: the tool's name and the arguments.
+    pub tool_call: Option<(String, String)>,
 }
 
 impl Answer {
@@ -116,10 +137,24 @@ impl Answer {
             .find(|m| m.role.as_deref() == Some("user"))
             .map(MockMessage::text)
             .filter(|t| !t.trim().is_empty());
-        let content = last_user.unwrap_or_else(|| "Hello from the mock provider.".to_string());
+        let tool_result = request.messages.last().filter(|m| m.role.as_deref() == Some("tool")).map(MockMessage::text);
+        let forced = request.tool_choice.as_ref().and_then(|c| c.pointer("/function/name")).and_then(Value::as_str);
+        let tool = match request.tool_choice.as_ref().and_then(Value::as_str) {
+            _ if tool_result.is_some() => None,
+            Some("none") => None,
+            _ => forced.map(String::from).or_else(|| request.tools.first()?.function.as_ref().map(|f| f.name.clone())),
+        };
+        let content = match &tool_result {
+            Some(result) => format!("The tool said: {result}"),
+            None => last_user.clone().unwrap_or_else(|| "Hello from the mock provider.".to_string()),
+        };
+        let tool_call = tool.map(|name| (name, json!({ "query": last_user.unwrap_or_default() }).to_string()));
         // Every message costs its text plus a few tokens of framing, as with OpenAI.
         let prompt_tokens = 3 + request.messages.iter().map(|m| 4 + m.tokens().max(1)).sum::<u64>();
-        let completion_tokens = estimate_tokens(&content);
+        let completion_tokens = match &tool_call {
+            Some((name, arguments)) => estimate_tokens(name) + estimate_tokens(arguments),
+            None => estimate_tokens(&content),
+        };
         Answer {
             id: format!("chatcmpl-mock{}", uuid::Uuid::new_v4().simple()),
             created: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
@@ -127,7 +162,12 @@ impl Answer {
             content,
             prompt_tokens,
             completion_tokens,
+            tool_call,
         }
+    }
+
+    fn tool_call_id(&self) -> String {
+        format!("call_{}", &self.id[self.id.len() - 24..])
     }
 
     pub fn usage(&self) -> Value {
@@ -141,6 +181,23 @@ impl Answer {
 
     /// The non-streaming response body.
     pub fn completion(&self) -> Value {
+        if let Some((name, arguments)) = &self.tool_call {
+            let call = json!({"id": self.tool_call_id(), "type": "function", "function": {"name": name, "arguments": arguments}});
+            return json!({
+                "id": self.id,
+                "object": "chat.completion",
+                "created": self.created,
+                "model": self.model,
+                "choices": [{
+                    "index": 0,
+                    "message": {"role": "assistant", "content": null, "tool_calls": [call]},
+                    "logprobs": null,
+                    "finish_reason": "tool_calls",
+                }],
+                "usage": self.usage(),
+                "system_fingerprint": "fp_mock",
+            });
+        }
         json!({
             "id": self.id,
             "object": "chat.completion",
@@ -172,11 +229,26 @@ impl Answer {
     /// when asked for, as with OpenAI.
     pub fn sse_events(self, include_usage: bool) -> impl Iterator<Item = String> + Send + 'static {
         let first = self.chunk(json!({"role": "assistant", "content": ""}), None);
+        // A tool call: its id and name, then its arguments in two pieces.
+        let mut calls = Vec::new();
+        if let Some((name, arguments)) = &self.tool_call {
+            let call = json!({"index": 0, "id": self.tool_call_id(), "type": "function", "function": {"name": name, "arguments": ""}});
+            calls.push(self.chunk(json!({ "tool_calls": [call] }), None));
+            let mid = arguments.char_indices().nth(arguments.chars().count() / 2).map_or(0, |(i, _)| i);
+            for piece in [&arguments[..mid], &arguments[mid..]] {
+                calls.push(self.chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}), None));
+            }
+        }
+        calls.reverse(); // taken from the end
+        let finish = if self.tool_call.is_some() { "tool_calls" } else { "stop" };
         let mut answer = Some(self);
-        let (mut at, mut tail) = (0, 0);
+        let (mut at, mut tail) = (if calls.is_empty() { 0 } else { usize::MAX }, 0);
         std::iter::once(first)
             .chain(std::iter::from_fn(move || {
                 let current = answer.as_ref()?;
+                if let Some(call) = calls.pop() {
+                    return Some(call);
+                }
                 if at < current.content.len() {
                     // Word by word, each with its trailing space.
                     let rest = &current.content[at..];
@@ -186,7 +258,7 @@ impl Answer {
                 }
                 tail += 1;
                 match tail {
-                    1 => Some(current.chunk(json!({}), Some("stop"))),
+                    1 => Some(current.chunk(json!({}), Some(finish))),
                     2 if include_usage => Some(json!({
                         "id": current.id,
                         "object": "chat.completion.chunk",

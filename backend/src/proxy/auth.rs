@@ -1,7 +1,8 @@
 //! Gateway credentials on the data plane, in either form:
-//! `x-gateway-id` + `x-gateway-authorization`, or `Authorization: Bearer <secret>`.
-//! With the `x-gateway-*` pair, an `Authorization` header is the caller's own
-//! provider key for this one call.
+//! `x-gateway-id` + `x-gateway-authorization`, or the secret alone, in
+//! `Authorization: Bearer <secret>` (OpenAI's SDKs, Claude Code's auth token) or
+//! `x-api-key` (Anthropic's SDKs). With the `x-gateway-*` pair, an `Authorization`
+//! or `x-api-key` header is the caller's own provider key for this one call.
 //!
 //! A failed authentication belongs to nobody: it is never metered for the gateway
 //! it names (anyone can name a gateway id), only counted in `/metrics` without a
@@ -47,7 +48,8 @@ impl Refusal {
     fn error(self) -> OpenAiError {
         match self {
             Refusal::Missing => OpenAiError::unauthorized(
-                "Missing gateway credentials: send Authorization: Bearer <gateway secret> (the api_key of your OpenAI client)",
+                "Missing gateway credentials: send Authorization: Bearer <gateway secret> (the api_key of your OpenAI client) \
+                 or x-api-key: <gateway secret> (the api_key of your Anthropic client)",
             ),
             Refusal::Incomplete => OpenAiError::unauthorized(
                 "Send both x-gateway-id and x-gateway-authorization, or only Authorization: Bearer <gateway secret>",
@@ -88,6 +90,7 @@ impl AuthFailures {
 
 const GATEWAY_ID: HeaderName = HeaderName::from_static("x-gateway-id");
 const GATEWAY_AUTHORIZATION: HeaderName = HeaderName::from_static("x-gateway-authorization");
+const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 fn header<'a>(req: &'a HttpRequest, name: &HeaderName) -> Option<&'a str> {
     req.headers().get(name)?.to_str().ok().map(str::trim).filter(|v| !v.is_empty())
@@ -115,12 +118,15 @@ pub async fn authenticate(
             }
             // An SDK given the gateway secret as its api_key sends it here too: that
             // is not a provider key, and the secret never leaves for a provider.
-            let provider_key = bearer_token(req).filter(|key| *key != secret).map(String::from);
+            let own_key = bearer_token(req).or_else(|| header(req, &API_KEY));
+            let provider_key = own_key.filter(|key| *key != secret).map(String::from);
             Ok(Caller { gateway, provider_key })
         }
         (Some(_), None) | (None, Some(_)) => refuse(Refusal::Incomplete),
         (None, None) => {
-            let Some(secret) = bearer_token(req) else { return refuse(Refusal::Missing) };
+            let Some(secret) = bearer_token(req).or_else(|| header(req, &API_KEY)) else {
+                return refuse(Refusal::Missing);
+            };
             match cache.by_secret(secret).await.map_err(unavailable)? {
                 Some(gateway) => Ok(Caller { gateway, provider_key: None }),
                 None => refuse(Refusal::UnknownSecret),

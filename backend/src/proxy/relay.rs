@@ -12,7 +12,7 @@ use std::{
 
 use actix_web::{
     http::{header::HeaderValue, StatusCode},
-    HttpResponse, ResponseError,
+    HttpResponse,
 };
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -24,7 +24,7 @@ use tokio::time::Sleep;
 use super::{
     record::{CallRecord, Failure},
     timing::ServerTiming,
-    translate::anthropic_answer,
+    translate::{anthropic_answer, anthropic_stream::stream_error_status, openai_answer, openai_stream},
     upstream::{BodyStream, Reply},
     usage::{AnthropicUsage, OpenAiUsage},
 };
@@ -105,10 +105,15 @@ pub async fn relay_whole(
         Ok(body) => body,
         Err(error) => {
             record.fail(&error);
-            return error.error_response();
+            return error.response_for(surface);
         }
     };
     let provider_name = record.provider;
+    let unreadable = |record: CallRecord| {
+        let error = OpenAiError::upstream_unreadable(provider_name);
+        record.fail(&error);
+        error.response_for(surface)
+    };
     if status.is_success() {
         let (body, usage) = match (surface, provider) {
             (Protocol::OpenAi, Protocol::OpenAi) => {
@@ -121,13 +126,12 @@ pub async fn relay_whole(
             }
             (Protocol::OpenAi, Protocol::Anthropic) => match anthropic_answer::completion(&body) {
                 Some((completion, usage)) => (Bytes::from(completion.to_string()), usage),
-                None => {
-                    let error = OpenAiError::upstream_unreadable(provider_name);
-                    record.fail(&error);
-                    return error.error_response();
-                }
+                None => return unreadable(record),
             },
-            (Protocol::Anthropic, Protocol::OpenAi) => unreachable!("the Messages surface does not call OpenAI yet"),
+            (Protocol::Anthropic, Protocol::OpenAi) => match openai_answer::message(&body) {
+                Some((message, usage)) => (Bytes::from(message.to_string()), usage),
+                None => return unreadable(record),
+            },
         };
         record.finish(status.as_u16(), usage, None);
         return HttpResponse::build(status).content_type(content_type).body(body);
@@ -143,15 +147,24 @@ pub async fn relay_whole(
         },
     };
     let response = if !described {
-        OpenAiError::upstream_failed(provider_name, status.as_u16()).error_response()
+        OpenAiError::upstream_failed(provider_name, status.as_u16()).response_for(surface)
     } else if surface == provider {
         // The provider's own error, as its SDK would have seen it.
         HttpResponse::build(status).content_type(content_type).body(body)
-    } else {
+    } else if surface == Protocol::OpenAi {
         HttpResponse::build(status).json(anthropic_answer::openai_error_body(&failure.kind, &failure.message))
+    } else {
+        HttpResponse::build(status).json(openai_answer::anthropic_error_body(status.as_u16(), &failure.message))
     };
     record.finish(status.as_u16(), Usage::default(), Some(failure));
     response
+}
+
+/// An answer relayed whole and not metered (Anthropic's token counts).
+pub async fn relay_unmetered(reply: Reply, deadline: Instant, provider: &str) -> Result<HttpResponse, OpenAiError> {
+    let body = read_all(reply.body, deadline, provider).await?;
+    let content_type = reply.content_type.unwrap_or(HeaderValue::from_static("application/json"));
+    Ok(HttpResponse::build(reply.status).content_type(content_type).body(body))
 }
 
 /// A streamed answer: relayed event by event, each read by `dialect`.
@@ -196,6 +209,11 @@ pub trait StreamDialect: Unpin + 'static {
     fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut);
     /// The provider's end-of-stream marker, named when a stream ends without it.
     fn end_marker(&self) -> &'static str;
+    /// An error told to the client in-band (the status line is long gone), in the
+    /// client's protocol: OpenAI's error as a data event unless said otherwise.
+    fn error_event(&self, error: &OpenAiError) -> Bytes {
+        Bytes::from(format!("data: {}\n\n", error.body()))
+    }
 }
 
 /// The payloads of an event's `data:` lines.
@@ -251,6 +269,60 @@ impl StreamDialect for OpenAiPassthrough {
 
     fn end_marker(&self) -> &'static str {
         "[DONE]"
+    }
+}
+
+/// An Anthropic stream to a client of the Messages API: every event passes as it
+/// came, `message_start` and `message_delta` metered on the way.
+pub struct AnthropicPassthrough {
+    usage: AnthropicUsage,
+}
+
+impl AnthropicPassthrough {
+    pub fn new() -> Self {
+        Self { usage: AnthropicUsage::default() }
+    }
+}
+
+/// The parts of an Anthropic stream event that metering reads.
+#[derive(Deserialize)]
+struct AnthropicEventPeek {
+    #[serde(rename = "type")]
+    kind: String,
+    message: Option<AnthropicPeek>,
+    usage: Option<AnthropicUsage>,
+    error: Option<Value>,
+}
+
+impl StreamDialect for AnthropicPassthrough {
+    fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut) {
+        for data in data_lines(&event) {
+            let Ok(peek) = serde_json::from_slice::<AnthropicEventPeek>(data) else { continue };
+            match peek.kind.as_str() {
+                "message_start" => self.usage = peek.message.map(|m| m.usage).unwrap_or_default(),
+                "message_delta" => self.usage = self.usage.updated(peek.usage.unwrap_or_default()),
+                "content_block_start" | "content_block_delta" => progress.started = true,
+                "message_stop" => progress.complete = true,
+                "error" => {
+                    let error = peek.error.unwrap_or_default();
+                    let kind = error.get("type").and_then(Value::as_str).unwrap_or("api_error");
+                    let message = error.get("message").and_then(Value::as_str).unwrap_or("provider reported an error");
+                    let failure = Failure::new(kind, "upstream_stream_error", message);
+                    progress.failure = Some((stream_error_status(kind), failure));
+                }
+                _ => continue,
+            }
+            progress.usage = Some(self.usage.into());
+        }
+        out.unsplit(event);
+    }
+
+    fn end_marker(&self) -> &'static str {
+        "message_stop"
+    }
+
+    fn error_event(&self, error: &OpenAiError) -> Bytes {
+        openai_stream::anthropic_error_event(error)
     }
 }
 
@@ -350,7 +422,7 @@ impl<D: StreamDialect> SseRelay<D> {
             meter.progress.failure = Some((error.status.as_u16(), Failure::from(&error)));
         }
         self.finish();
-        Poll::Ready(Some(Ok(Bytes::from(format!("data: {}\n\n", error.body())))))
+        Poll::Ready(Some(Ok(self.dialect.error_event(&error))))
     }
 }
 

@@ -1,6 +1,7 @@
-//! The chat completion request as the gateway sees it: only what routing needs
-//! (`model`, `stream`, `stream_options`) is read; every other field is carried
-//! as raw JSON and forwarded byte for byte.
+//! The request as the gateway sees it, on either surface (an OpenAI chat
+//! completion, or an Anthropic Messages API request): only what routing needs
+//! (`model`, `stream`, `stream_options`) is read and `messages` checked; every
+//! other field is carried as raw JSON and forwarded byte for byte.
 
 use std::{borrow::Cow, collections::HashSet, fmt, marker::PhantomData};
 
@@ -14,6 +15,7 @@ use serde_json::{value::RawValue, Map, Value};
 use crate::error::OpenAiError;
 
 const ROLES: &[&str] = &["system", "developer", "user", "assistant", "tool", "function"];
+const ANTHROPIC_ROLES: &[&str] = &["user", "assistant"];
 
 /// A JSON object as its fields in order, values left raw. A key that appears
 /// twice is an error: parsers disagree on which copy wins (serde keeps the first
@@ -93,22 +95,26 @@ struct MessagePeek<'a> {
     role: Option<Key<'a>>,
 }
 
-/// `messages`, checked as it is read (each message an object with a known role),
-/// without collecting it.
-struct Messages;
+/// `messages`, checked as it is read (each message an object with a role the
+/// surface knows: OpenAI's, or with `ANTHROPIC` Anthropic's), without collecting it.
+struct Messages<const ANTHROPIC: bool>;
 
-impl<'de> Deserialize<'de> for Messages {
+impl<const ANTHROPIC: bool> Messages<ANTHROPIC> {
+    const ROLES: &'static [&'static str] = if ANTHROPIC { ANTHROPIC_ROLES } else { ROLES };
+}
+
+impl<'de, const ANTHROPIC: bool> Deserialize<'de> for Messages<ANTHROPIC> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MessagesVisitor;
-        impl<'de> Visitor<'de> for MessagesVisitor {
-            type Value = Messages;
+        struct MessagesVisitor<const ANTHROPIC: bool>;
+        impl<'de, const ANTHROPIC: bool> Visitor<'de> for MessagesVisitor<ANTHROPIC> {
+            type Value = Messages<ANTHROPIC>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an array of message objects")
             }
-            fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Messages, S::Error> {
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Messages<ANTHROPIC>, S::Error> {
                 let mut index = 0;
                 while let Some(message) = seq.next_element::<MessagePeek<'de>>()? {
-                    if !message.role.is_some_and(|Key(role)| ROLES.contains(&&*role)) {
+                    if !message.role.is_some_and(|Key(role)| Messages::<ANTHROPIC>::ROLES.contains(&&*role)) {
                         return Err(serde::de::Error::custom(format_args!("{BAD_ROLE}{index}")));
                     }
                     index += 1;
@@ -119,7 +125,7 @@ impl<'de> Deserialize<'de> for Messages {
                 Ok(Messages)
             }
         }
-        deserializer.deserialize_seq(MessagesVisitor)
+        deserializer.deserialize_seq(MessagesVisitor::<ANTHROPIC>)
     }
 }
 
@@ -131,11 +137,42 @@ pub struct ChatRequest<'a> {
     pub stream: bool,
     /// The client asked for the usage chunk (`stream_options.include_usage`).
     pub wants_usage: bool,
+    /// Passed on, the request needs `stream_options.include_usage` turned on for
+    /// metering (an OpenAI stream that did not ask for it).
+    ask_usage: bool,
     fields: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 impl<'a> ChatRequest<'a> {
+    /// An OpenAI chat completion request.
     pub fn parse(body: &'a [u8]) -> Result<Self, OpenAiError> {
+        Self::read::<false>(body)
+    }
+
+    /// An Anthropic Messages API request: `max_tokens` is required, `messages` hold
+    /// user and assistant turns only.
+    pub fn parse_messages(body: &'a [u8]) -> Result<Self, OpenAiError> {
+        let request = Self::read::<true>(body)?;
+        match request.field("max_tokens").map(|raw| raw.parse::<u64>()) {
+            Some(Ok(n)) if n > 0 => Ok(request),
+            None => Err(OpenAiError::invalid_request("max_tokens: Field required").with_param("max_tokens")),
+            Some(_) => {
+                Err(OpenAiError::invalid_request("max_tokens: must be a positive integer").with_param("max_tokens"))
+            }
+        }
+    }
+
+    /// An Anthropic `count_tokens` request: a Messages API request without `max_tokens`.
+    pub fn parse_count(body: &'a [u8]) -> Result<Self, OpenAiError> {
+        Self::read::<true>(body)
+    }
+
+    /// A top-level field's raw JSON.
+    pub fn field(&self, name: &str) -> Option<&'a str> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.get())
+    }
+
+    fn read<const ANTHROPIC: bool>(body: &'a [u8]) -> Result<Self, OpenAiError> {
         let RawObject(fields) = serde_json::from_slice(body).map_err(|e| object_error(&e, "your request"))?;
         let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.get());
 
@@ -155,13 +192,13 @@ impl<'a> ChatRequest<'a> {
         let messages = field("messages").ok_or_else(|| {
             OpenAiError::invalid_request("Missing required parameter: 'messages'").with_param("messages")
         })?;
-        if let Err(error) = serde_json::from_str::<Messages>(messages) {
+        if let Err(error) = serde_json::from_str::<Messages<ANTHROPIC>>(messages) {
             let text = error.to_string();
             let message = if text.starts_with(NO_MESSAGES) {
                 "'messages' must contain at least one message".to_string()
             } else if let Some(rest) = text.strip_prefix(BAD_ROLE) {
                 let index = rest.split(' ').next().unwrap_or("?");
-                format!("messages[{index}].role must be one of {}", ROLES.join(", "))
+                format!("messages[{index}].role must be one of {}", Messages::<ANTHROPIC>::ROLES.join(", "))
             } else {
                 "'messages' must be an array of message objects".to_string()
             };
@@ -175,6 +212,7 @@ impl<'a> ChatRequest<'a> {
         };
         let wants_usage = match field("stream_options") {
             None | Some("null") => false,
+            Some(_) if ANTHROPIC => false,
             Some(raw) => {
                 let RawObject(options) = serde_json::from_str(raw).map_err(|e| {
                     let error = object_error(&e, "'stream_options'");
@@ -194,22 +232,23 @@ impl<'a> ChatRequest<'a> {
                 }
             }
         };
-        Ok(Self { model, stream, wants_usage, fields })
+        let ask_usage = !ANTHROPIC && stream && !wants_usage;
+        Ok(Self { model, stream, wants_usage, ask_usage, fields })
     }
 
     /// Whether the provider needs other bytes than the client sent.
     pub fn needs_rewrite(&self, upstream_model: &str) -> bool {
-        *self.model != *upstream_model || (self.stream && !self.wants_usage)
+        *self.model != *upstream_model || self.ask_usage
     }
 
     /// The body for the provider: the original bytes when nothing has to change;
     /// otherwise the same fields in the same order with the upstream model id and,
-    /// when streaming, `stream_options.include_usage` turned on so usage is metered.
+    /// for an OpenAI stream, `stream_options.include_usage` turned on so usage is metered.
     pub fn upstream_body(&self, original: &Bytes, upstream_model: &str) -> Bytes {
         if !self.needs_rewrite(upstream_model) {
             return original.clone();
         }
-        let ask_usage = self.stream && !self.wants_usage;
+        let ask_usage = self.ask_usage;
         let mut out = Vec::with_capacity(original.len() + 64);
         out.push(b'{');
         let mut first = true;

@@ -17,13 +17,16 @@ use super::{
     auth::{authenticate, AuthFailures},
     body::{read_body, share, BodyMemory},
     record::{CallRecord, ShutdownFlag},
-    relay::{relay_stream, relay_whole, OpenAiPassthrough, StreamLimits},
+    relay::{relay_stream, relay_unmetered, relay_whole, AnthropicPassthrough, OpenAiPassthrough, StreamLimits},
     request::ChatRequest,
     timing::{ServerTiming, SERVER_TIMING},
-    translate::{anthropic_request, anthropic_stream::AnthropicToOpenAi},
-    upstream::{FailureKind, Upstreams},
+    translate::{
+        anthropic_request, anthropic_stream::AnthropicToOpenAi, openai_request, openai_stream::OpenAiToAnthropic,
+    },
+    upstream::{Call, UpstreamPath, Upstreams},
 };
 use bytes::Bytes;
+use serde_json::Value;
 
 use crate::{
     catalog::{price::Price, providers::Protocol, Catalog},
@@ -53,6 +56,8 @@ pub struct Proxy {
 pub fn config(cfg: &mut web::ServiceConfig) {
     for prefix in ["", "/v1"] {
         cfg.route(&format!("{prefix}/chat/completions"), web::post().to(chat_completions))
+            .route(&format!("{prefix}/messages"), web::post().to(messages))
+            .route(&format!("{prefix}/messages/count_tokens"), web::post().to(count_tokens))
             .route(&format!("{prefix}/models"), web::get().to(list_models));
     }
 }
@@ -93,6 +98,26 @@ fn finish(mut response: HttpResponse, request_id: Option<HeaderValue>, timing: &
         (status = 504, description = "provider timed out")),
     security(("gateway_secret" = [])))]
 pub async fn chat_completions(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>) -> HttpResponse {
+    serve(req, payload, proxy, Protocol::OpenAi).await
+}
+
+#[utoipa::path(post, path = "/v1/messages", tag = "data plane",
+    description = "Anthropic's Messages API, streaming or not; also at `/messages`. Any catalog model: a Claude \
+        model is relayed to Anthropic as it came, any other is translated to the OpenAI protocol and back. \
+        Authenticate with the gateway secret in `x-api-key` (Anthropic's SDKs) or `Authorization: Bearer` \
+        (Claude Code's `ANTHROPIC_AUTH_TOKEN`), or the `x-gateway-*` pair. Errors in Anthropic's shape.",
+    request_body(content = Object, description = "An Anthropic Messages API request"),
+    responses((status = 200, description = "The message (JSON, or Anthropic's SSE events when `stream` is true)"),
+        (status = 400, description = "invalid_request_error"), (status = 401, description = "authentication_error"),
+        (status = 404, description = "not_found_error"), (status = 413, description = "request_too_large"),
+        (status = 502, description = "api_error: the provider failed"), (status = 504, description = "timeout_error")),
+    security(("gateway_secret" = [])))]
+pub async fn messages(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>) -> HttpResponse {
+    serve(req, payload, proxy, Protocol::Anthropic).await
+}
+
+/// One metered call on either surface.
+async fn serve(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>, surface: Protocol) -> HttpResponse {
     let started = Instant::now();
     let mut timing = ServerTiming::start(started);
     let event_id = EventId::new();
@@ -100,12 +125,29 @@ pub async fn chat_completions(req: HttpRequest, payload: web::Payload, proxy: we
     let request_header = HeaderValue::from_str(&request_id).ok();
     let caller = match authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
         Ok(caller) => caller,
-        Err(error) => return finish(error.error_response(), request_header, &timing),
+        Err(error) => return finish(error.response_for(surface), request_header, &timing),
     };
-    let record =
+    let mut record =
         CallRecord::start(started, request_id, event_id, caller.gateway, proxy.sink.clone(), proxy.shutdown.clone());
-    let response = proxy_call(&req, payload, &proxy, caller.provider_key.as_deref(), record, &mut timing).await;
+    record.endpoint = match surface {
+        Protocol::OpenAi => "/chat/completions",
+        Protocol::Anthropic => "/messages",
+    };
+    let key = caller.provider_key.as_deref();
+    let response = proxy_call(&req, payload, &proxy, key, record, &mut timing, surface).await;
     finish(response, request_header, &timing)
+}
+
+/// The client's `anthropic-version` and `anthropic-beta`, passed on to Anthropic
+/// (Claude Code turns features on with betas).
+fn anthropic_headers(req: &HttpRequest) -> Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)> {
+    ["anthropic-version", "anthropic-beta"]
+        .into_iter()
+        .filter_map(|name| {
+            let value = hyper::header::HeaderValue::from_bytes(req.headers().get(name)?.as_bytes()).ok()?;
+            Some((hyper::header::HeaderName::from_static(name), value))
+        })
+        .collect()
 }
 
 async fn proxy_call(
@@ -115,16 +157,21 @@ async fn proxy_call(
     provider_key: Option<&str>,
     mut record: CallRecord,
     timing: &mut ServerTiming,
+    surface: Protocol,
 ) -> HttpResponse {
     let fail = |record: CallRecord, error: OpenAiError| {
         record.fail(&error);
-        error.error_response()
+        error.response_for(surface)
     };
     let (body, mut body_memory) = match read_body(req, payload, proxy.max_body_bytes, &proxy.body_memory).await {
         Ok(read) => read,
         Err(error) => return fail(record, error),
     };
-    let chat = match ChatRequest::parse(&body) {
+    let parsed = match surface {
+        Protocol::OpenAi => ChatRequest::parse(&body),
+        Protocol::Anthropic => ChatRequest::parse_messages(&body),
+    };
+    let chat = match parsed {
         Ok(chat) => chat,
         Err(error) => return fail(record, error),
     };
@@ -143,15 +190,27 @@ async fn proxy_call(
     // body goes out as it came.
     let protocol = route.provider.protocol();
     let copy_share = body_memory.split(share(body.len()));
-    if protocol == Protocol::OpenAi && !chat.needs_rewrite(&route.upstream_id) {
+    if protocol == surface && !chat.needs_rewrite(&route.upstream_id) {
         drop(copy_share);
     }
-    let upstream_body = match protocol {
-        Protocol::OpenAi => chat.upstream_body(&body, &route.upstream_id),
-        Protocol::Anthropic => match anthropic_request::translate(&body, &route.upstream_id, route.max_output_tokens) {
-            Ok(request) => Bytes::from(request.to_string()),
-            Err(error) => return fail(record, error),
-        },
+    let translated = match (surface, protocol) {
+        (Protocol::OpenAi, Protocol::Anthropic) => {
+            anthropic_request::translate(&body, &route.upstream_id, route.max_output_tokens)
+        }
+        (Protocol::Anthropic, Protocol::OpenAi) => {
+            openai_request::translate(&body, &route.upstream_id, route.provider.name)
+        }
+        _ => Ok(Value::Null),
+    };
+    let upstream_body = match translated {
+        Ok(Value::Null) => chat.upstream_body(&body, &route.upstream_id),
+        Ok(request) => Bytes::from(request.to_string()),
+        Err(error) => return fail(record, error),
+    };
+    let forward = if surface == Protocol::Anthropic && protocol == Protocol::Anthropic {
+        anthropic_headers(req)
+    } else {
+        Vec::new()
     };
     let (stream, wants_usage) = (chat.stream, chat.wants_usage);
     drop(chat);
@@ -160,7 +219,8 @@ async fn proxy_call(
 
     let deadline = record.started() + proxy.upstream_timeout;
     timing.upstream_begins();
-    let sent = proxy.upstreams.send(route.provider, upstream_body, provider_key, deadline).await;
+    let call = Call { provider: route.provider, path: UpstreamPath::Generate, headers: &forward };
+    let sent = proxy.upstreams.send(call, upstream_body, provider_key, deadline).await;
     // The provider has the body: its memory goes back to the budget.
     drop(body_memory);
     match sent {
@@ -170,28 +230,81 @@ async fn proxy_call(
             if stream && reply.status.is_success() {
                 timing.upstream_ends();
                 let limits = proxy.stream_limits;
-                match protocol {
-                    Protocol::OpenAi => {
+                match (surface, protocol) {
+                    (Protocol::OpenAi, Protocol::OpenAi) => {
                         relay_stream(reply, record, OpenAiPassthrough { strip_usage: !wants_usage }, limits)
                     }
-                    Protocol::Anthropic => relay_stream(reply, record, AnthropicToOpenAi::new(wants_usage), limits),
+                    (Protocol::OpenAi, Protocol::Anthropic) => {
+                        relay_stream(reply, record, AnthropicToOpenAi::new(wants_usage), limits)
+                    }
+                    (Protocol::Anthropic, Protocol::Anthropic) => {
+                        relay_stream(reply, record, AnthropicPassthrough::new(), limits)
+                    }
+                    (Protocol::Anthropic, Protocol::OpenAi) => {
+                        relay_stream(reply, record, OpenAiToAnthropic::new(), limits)
+                    }
                 }
             } else {
-                relay_whole(reply, record, deadline, timing, (Protocol::OpenAi, protocol)).await
+                relay_whole(reply, record, deadline, timing, (surface, protocol)).await
             }
         }
         Err(failure) => {
             timing.upstream_ends();
             record.attempts = failure.attempts;
+            let error = failure.error(route.provider.name);
             record.key_hint = failure.key_hint;
-            let provider = route.provider.name;
-            let error = match failure.kind {
-                FailureKind::NotConfigured => OpenAiError::provider_not_configured(provider),
-                FailureKind::Unreachable => OpenAiError::upstream_unreachable(provider),
-                FailureKind::Timeout => OpenAiError::upstream_timeout(provider),
-            };
             fail(record, error)
         }
+    }
+}
+
+#[utoipa::path(post, path = "/v1/messages/count_tokens", tag = "data plane",
+    description = "Anthropic's token count for a Messages API request; also at `/messages/count_tokens`. Relayed to \
+        Anthropic for Claude models; for any other model, an estimate of about four characters a token. Not metered.",
+    request_body(content = Object, description = "An Anthropic Messages API request, without max_tokens"),
+    responses((status = 200, description = "`{\"input_tokens\": n}`"), (status = 400, description = "invalid_request_error"),
+        (status = 401, description = "authentication_error"), (status = 404, description = "not_found_error")),
+    security(("gateway_secret" = [])))]
+pub async fn count_tokens(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>) -> HttpResponse {
+    let timing = ServerTiming::start(Instant::now());
+    let fail = |error: OpenAiError| finish(error.response_for(Protocol::Anthropic), None, &timing);
+    let caller = match authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
+        Ok(caller) => caller,
+        Err(error) => return fail(error),
+    };
+    let (body, _memory) = match read_body(&req, payload, proxy.max_body_bytes, &proxy.body_memory).await {
+        Ok(read) => read,
+        Err(error) => return fail(error),
+    };
+    let request = match ChatRequest::parse_count(&body) {
+        Ok(request) => request,
+        Err(error) => return fail(error),
+    };
+    let route = match proxy.catalog.resolve(&request.model) {
+        Some(route) if proxy.upstreams.serves(route.provider) => route,
+        _ => return fail(OpenAiError::model_not_found(&request.model)),
+    };
+    if route.provider.protocol() != Protocol::Anthropic {
+        let estimate = ["system", "messages", "tools"]
+            .iter()
+            .filter_map(|name| request.field(name))
+            .map(|raw| raw.chars().count() as u64)
+            .sum::<u64>()
+            .div_ceil(4);
+        return finish(HttpResponse::Ok().json(serde_json::json!({ "input_tokens": estimate })), None, &timing);
+    }
+    let upstream_body = request.upstream_body(&body, &route.upstream_id);
+    let forward = anthropic_headers(&req);
+    let call = Call { provider: route.provider, path: UpstreamPath::CountTokens, headers: &forward };
+    let deadline = Instant::now() + proxy.upstream_timeout;
+    let key = caller.provider_key.as_deref();
+    let response = match proxy.upstreams.send(call, upstream_body, key, deadline).await {
+        Ok(reply) => relay_unmetered(reply, deadline, route.provider.name).await,
+        Err(failure) => Err(failure.error(route.provider.name)),
+    };
+    match response {
+        Ok(response) => finish(response, None, &timing),
+        Err(error) => fail(error),
     }
 }
 

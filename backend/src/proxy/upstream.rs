@@ -31,6 +31,7 @@ use super::keys::{KeyHeader, KeyPool};
 use crate::{
     catalog::providers::{Protocol, ProviderInfo, ProviderKind, PROVIDERS},
     config::Config,
+    error::OpenAiError,
     metrics::Metrics,
 };
 
@@ -63,10 +64,37 @@ impl SendFailure {
     fn not_configured() -> Self {
         Self { kind: FailureKind::NotConfigured, attempts: 0, key_hint: None }
     }
+
+    /// The error the client gets.
+    pub fn error(&self, provider: &str) -> OpenAiError {
+        match self.kind {
+            FailureKind::NotConfigured => OpenAiError::provider_not_configured(provider),
+            FailureKind::Unreachable => OpenAiError::upstream_unreachable(provider),
+            FailureKind::Timeout => OpenAiError::upstream_timeout(provider),
+        }
+    }
+}
+
+/// Which of a provider's endpoints a call goes to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamPath {
+    /// Chat completions, or Anthropic's messages.
+    Generate,
+    /// Anthropic's `/v1/messages/count_tokens`.
+    CountTokens,
+}
+
+/// One call to a provider: where, and the client's headers to pass on.
+pub struct Call<'a> {
+    pub provider: &'static ProviderInfo,
+    pub path: UpstreamPath,
+    pub headers: &'a [(hyper::header::HeaderName, hyper::header::HeaderValue)],
 }
 
 struct Endpoint {
     uri: Uri,
+    /// Anthropic's token counting.
+    count_uri: Option<Uri>,
     /// The `Host` header, made once (the client would format it for every call).
     host: hyper::header::HeaderValue,
     protocol: Protocol,
@@ -143,7 +171,11 @@ impl Upstreams {
             };
             let host = host.parse()?;
             let keys = KeyPool::new(p.name, key_header, &settings.api_keys)?;
-            endpoints.insert(p.name, Endpoint { uri, host, protocol: p.protocol(), key_header, keys });
+            let count_uri = match p.protocol() {
+                Protocol::Anthropic => Some(format!("{base}/v1/messages/count_tokens").parse()?),
+                Protocol::OpenAi => None,
+            };
+            endpoints.insert(p.name, Endpoint { uri, count_uri, host, protocol: p.protocol(), key_header, keys });
         }
         Ok(Self { endpoints, mock: config.mock_provider, max_attempts: config.upstream_max_attempts, metrics })
     }
@@ -166,15 +198,20 @@ impl Upstreams {
 
     pub async fn send(
         &self,
-        provider: &ProviderInfo,
+        call: Call<'_>,
         body: Bytes,
         caller_key: Option<&str>,
         deadline: Instant,
     ) -> Result<Reply, SendFailure> {
+        let provider = call.provider;
         if provider.kind == ProviderKind::Mock {
             return Ok(super::mock::reply(&body));
         }
         let Some(endpoint) = self.endpoints.get(provider.name) else { return Err(SendFailure::not_configured()) };
+        let uri = match call.path {
+            UpstreamPath::Generate => &endpoint.uri,
+            UpstreamPath::CountTokens => endpoint.count_uri.as_ref().ok_or_else(SendFailure::not_configured)?,
+        };
         // The caller's own key, when it sent one, for every attempt.
         let caller_auth = match caller_key.map(|key| endpoint.key_header.value(key)).transpose() {
             Ok(auth) => auth,
@@ -190,7 +227,7 @@ impl Upstreams {
                 return Err(SendFailure::not_configured());
             }
             let key_hint = key_index.map(|i| endpoint.keys.get(i).hint.clone());
-            let mut request = Request::post(endpoint.uri.clone())
+            let mut request = Request::post(uri.clone())
                 .header(header::HOST, endpoint.host.clone())
                 .header(header::CONTENT_TYPE, JSON)
                 .body(Full::new(body.clone()))
@@ -200,6 +237,9 @@ impl Upstreams {
             }
             if endpoint.protocol == Protocol::Anthropic {
                 request.headers_mut().insert("anthropic-version", ANTHROPIC_VERSION);
+            }
+            for (name, value) in call.headers {
+                request.headers_mut().insert(name.clone(), value.clone());
             }
             let response = CLIENT.with(|client| client.request(request));
             let outcome = tokio::time::timeout_at(deadline.into(), response).await;

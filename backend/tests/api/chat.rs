@@ -410,9 +410,15 @@ async fn models_are_listed_with_prices_for_gateway_callers() {
         let echo = models.iter().find(|m| m["id"] == "mock/echo").expect("mock/echo listed");
         assert_eq!(
             echo["pricing"],
-            json!({"input_per_mtok": 1.0, "cached_input_per_mtok": 0.5, "output_per_mtok": 2.0})
+            json!({"input_per_mtok": 1.0, "cached_input_per_mtok": 0.5, "cache_write_per_mtok": 1.0, "output_per_mtok": 2.0})
         );
         assert_eq!(echo["available"], true);
+        let sonnet = models.iter().find(|m| m["id"] == "anthropic/claude-sonnet-4-5").expect("Claude listed");
+        assert_eq!(
+            sonnet["pricing"],
+            json!({"input_per_mtok": 3.0, "cached_input_per_mtok": 0.3, "cache_write_per_mtok": 3.75, "output_per_mtok": 15.0})
+        );
+        assert_eq!((sonnet["max_output_tokens"].as_u64(), sonnet["available"].as_bool()), (Some(64_000), Some(true)));
         let gpt = models.iter().find(|m| m["id"] == "openai/gpt-4o").unwrap();
         assert_eq!((gpt["pricing"]["input_per_mtok"].as_f64(), gpt["available"].as_bool()), (Some(2.5), Some(true)));
         let deepseek = models.iter().find(|m| m["id"] == "deepseek/deepseek-chat").unwrap();

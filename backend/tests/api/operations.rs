@@ -64,6 +64,8 @@ async fn the_openapi_document_describes_every_route() {
         ("/gateways/{id}/logs", "get"),
         ("/gateways/{id}/logs/export", "get"),
         ("/v1/chat/completions", "post"),
+        ("/v1/messages", "post"),
+        ("/v1/messages/count_tokens", "post"),
         ("/v1/models", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),

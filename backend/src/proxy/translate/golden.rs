@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use bytes::BytesMut;
 use serde_json::{json, Value};
 
-use super::{anthropic_answer, anthropic_request, anthropic_stream::AnthropicToOpenAi};
+use super::{
+    anthropic_answer, anthropic_request, anthropic_stream::AnthropicToOpenAi, openai_answer, openai_request,
+    openai_stream::OpenAiToAnthropic,
+};
 use crate::{
     catalog::{Catalog, Usage},
     proxy::relay::{StreamDialect, StreamProgress},
@@ -130,4 +133,45 @@ fn tool_input_streams_as_tool_call_argument_deltas() {
 #[test]
 fn an_error_event_mid_stream_is_passed_on_and_metered() {
     check("stream_error", translate_stream("stream_error", true));
+}
+
+// The other way: a client of the Messages API calling an OpenAI-compatible model.
+
+#[test]
+fn a_messages_request_becomes_an_openai_chat_request() {
+    // Tool results lead their user turn as `tool` messages; thinking, top_k and
+    // cache_control are dropped; OpenAI gets max_completion_tokens and the usage chunk.
+    let body = input("messages_request.in.json");
+    check("messages_request", openai_request::translate(&body, "gpt-4o-mini", "openai").unwrap());
+}
+
+#[test]
+fn a_chat_completion_becomes_a_message() {
+    // Anthropic's input_tokens leaves out the 1,024 cached tokens, which it names apart.
+    let (message, usage) = openai_answer::message(&input("completion.in.json")).unwrap();
+    check("completion", json!({"message": message, "metered": usage_json(&usage)}));
+}
+
+#[test]
+fn chunks_become_anthropic_stream_events() {
+    // Text then two tool calls: three content blocks, each started and stopped;
+    // the usage chunk lands in message_delta.
+    let text = String::from_utf8(input("chunks.in.sse")).unwrap();
+    let mut dialect = OpenAiToAnthropic::new();
+    let mut progress = StreamProgress::default();
+    let mut events = Vec::new();
+    for event in text.split_inclusive("\n\n") {
+        let mut out = BytesMut::new();
+        dialect.event(BytesMut::from(event), &mut progress, &mut out);
+        for event in std::str::from_utf8(&out).unwrap().split_terminator("\n\n") {
+            let (name, data) = event.split_once('\n').unwrap();
+            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(name.strip_prefix("event: "), data["type"].as_str(), "the event name is its type");
+            events.push(data);
+        }
+    }
+    check(
+        "chunks",
+        json!({"events": events, "metered": progress.usage.as_ref().map(usage_json), "complete": progress.complete}),
+    );
 }

@@ -7,6 +7,9 @@
 pub mod anthropic_answer;
 pub mod anthropic_request;
 pub mod anthropic_stream;
+pub mod openai_answer;
+pub mod openai_request;
+pub mod openai_stream;
 
 #[cfg(test)]
 mod golden;
