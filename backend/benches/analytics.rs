@@ -93,6 +93,9 @@ fn synthetic(i: u64, total: u64, tenant: &Tenant, now_ms: i64) -> RequestEvent {
         ttft_ms: i.is_multiple_of(3).then_some(latency / 4),
         attempts: 1,
         key_hint: Some("…abcd".into()),
+        failed_attempts: Vec::new(),
+        tokens_cache_write: 0,
+        tokens_reasoning: 0,
     }
 }
 

@@ -81,6 +81,11 @@ pub struct Config {
     /// Request bodies held in memory at once, across all calls.
     pub request_memory_bytes: usize,
     pub upstream_timeout: Duration,
+    /// Longest wait for a connection to a provider.
+    pub upstream_connect_timeout: Duration,
+    /// Longest wait, per attempt, for a provider's response head (for a non-streamed
+    /// answer, the whole generation).
+    pub upstream_first_byte_timeout: Duration,
     /// Longest pause between two chunks of a streamed answer.
     pub stream_idle_timeout: Duration,
     /// Longest a streamed answer may last in all.
@@ -207,6 +212,12 @@ impl Config {
             max_body_bytes: parse(&get, "MAX_BODY_BYTES", "10485760")?,
             request_memory_bytes: parse::<usize>(&get, "REQUEST_MEMORY_MB", "64")?.saturating_mul(1024 * 1024),
             upstream_timeout: Duration::from_secs(parse(&get, "UPSTREAM_TIMEOUT_SECS", "600")?),
+            upstream_connect_timeout: Duration::from_millis(parse(&get, "UPSTREAM_CONNECT_TIMEOUT_MS", "10000")?),
+            upstream_first_byte_timeout: Duration::from_millis(parse(
+                &get,
+                "UPSTREAM_FIRST_BYTE_TIMEOUT_MS",
+                "300000",
+            )?),
             stream_idle_timeout: Duration::from_secs(parse(&get, "STREAM_IDLE_TIMEOUT_SECS", "120")?),
             stream_max_duration: Duration::from_secs(parse(&get, "STREAM_MAX_DURATION_SECS", "3600")?),
             mock_provider: match get("MOCK_PROVIDER").as_deref() {
@@ -241,6 +252,9 @@ impl Config {
         }
         if self.upstream_max_attempts == 0 {
             bail!("UPSTREAM_MAX_ATTEMPTS must be at least 1");
+        }
+        if self.upstream_connect_timeout.is_zero() || self.upstream_first_byte_timeout.is_zero() {
+            bail!("UPSTREAM_CONNECT_TIMEOUT_MS and UPSTREAM_FIRST_BYTE_TIMEOUT_MS must be positive");
         }
         if self.retention_days == 0 {
             bail!("RETENTION_DAYS must be at least 1");

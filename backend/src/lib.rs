@@ -81,6 +81,7 @@ pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
         .app_data(state.login_throttle.clone())
         .app_data(aweb::Data::from(state.cache.clone()))
         .app_data(state.proxy.clone())
+        .app_data(aweb::Data::from(state.proxy.catalog.clone()))
         .app_data(ops::store_data(state.store.clone()))
         .app_data(aweb::Data::from(state.metrics.clone()))
         .app_data(aweb::Data::new(AnalyticsLimits { max_days: state.config.retention_days }))

@@ -55,12 +55,15 @@ pub const CSV_COLUMNS: &[&str] = &[
     "tokens_prompt",
     "tokens_completion",
     "tokens_cached",
+    "tokens_cache_write",
+    "tokens_reasoning",
     "cost",
     "cost_nanousd",
     "priced",
     "latency_ms",
     "ttft_ms",
     "attempts",
+    "failed_attempts",
 ];
 
 /// A CSV field, quoted when it must be (RFC 4180). Cells that a spreadsheet would
@@ -102,12 +105,21 @@ pub fn csv_row(entry: &LogEntry) -> String {
         entry.tokens_prompt.to_string(),
         entry.tokens_completion.to_string(),
         entry.tokens_cached.to_string(),
+        entry.tokens_cache_write.to_string(),
+        entry.tokens_reasoning.to_string(),
         cost(entry.cost.map(|c| format!("{c:.9}"))),
         cost(entry.cost_nanousd.map(|c| c.to_string())),
         entry.priced.to_string(),
         entry.latency_ms.to_string(),
         entry.ttft_ms.map(|t| t.to_string()).unwrap_or_default(),
         entry.attempts.to_string(),
+        // "provider/model: error", one per failed attempt.
+        entry
+            .failed_attempts
+            .iter()
+            .map(|a| format!("{}/{}: {}", a.provider, a.model, a.error))
+            .collect::<Vec<_>>()
+            .join("; "),
     ];
     let mut line = String::new();
     for (i, cell) in cells.iter().enumerate() {

@@ -5,7 +5,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::report::usd;
-use crate::{events::RequestEvent, ids::EventId};
+use crate::{
+    events::{FailedAttempt, RequestEvent},
+    ids::EventId,
+};
 
 #[derive(Serialize, ToSchema, Debug, PartialEq)]
 pub struct LogEntry {
@@ -27,6 +30,10 @@ pub struct LogEntry {
     pub tokens_prompt: u64,
     pub tokens_completion: u64,
     pub tokens_cached: u64,
+    /// Prompt tokens written to the provider's cache (part of tokens_prompt, priced apart).
+    pub tokens_cache_write: u64,
+    /// Reasoning tokens (part of tokens_completion).
+    pub tokens_reasoning: u64,
     /// USD; null when the call is unpriced (its cost is unknown, not zero).
     pub cost: Option<f64>,
     pub cost_nanousd: Option<u64>,
@@ -35,6 +42,9 @@ pub struct LogEntry {
     pub latency_ms: u64,
     pub ttft_ms: Option<u64>,
     pub attempts: u32,
+    /// Each attempt that failed before the last: retries with another key, and models
+    /// fallen back from. `provider` and `upstream_model` name the one that answered.
+    pub failed_attempts: Vec<FailedAttempt>,
 }
 
 pub fn timestamp(ts: DateTime<Utc>) -> String {
@@ -59,12 +69,15 @@ impl From<RequestEvent> for LogEntry {
             tokens_prompt: e.tokens_prompt,
             tokens_completion: e.tokens_completion,
             tokens_cached: e.tokens_cached,
+            tokens_cache_write: e.tokens_cache_write,
+            tokens_reasoning: e.tokens_reasoning,
             cost: e.priced.then(|| usd(e.cost_nanousd)),
             cost_nanousd: e.priced.then_some(e.cost_nanousd),
             priced: e.priced,
             latency_ms: e.latency_ms,
             ttft_ms: e.ttft_ms,
             attempts: e.attempts,
+            failed_attempts: e.failed_attempts,
         }
     }
 }

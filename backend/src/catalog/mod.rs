@@ -13,6 +13,9 @@ use serde::Deserialize;
 pub use price::{Price, Usage};
 use providers::ProviderInfo;
 
+/// Longest model name accepted, in bytes.
+pub const MAX_MODEL_BYTES: usize = 256;
+
 /// One servable model.
 #[derive(Clone, Debug)]
 pub struct CatalogModel {

@@ -20,6 +20,7 @@ diesel::table! {
         secret_hint -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        fallbacks -> Text,
     }
 }
 
@@ -58,6 +59,9 @@ diesel::table! {
         key_hint -> Nullable<Text>,
         priced -> SmallInt,
         error_code -> Nullable<Text>,
+        failed_attempts -> Nullable<Text>,
+        tokens_cache_write -> BigInt,
+        tokens_reasoning -> BigInt,
     }
 }
 

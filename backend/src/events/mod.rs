@@ -51,6 +51,12 @@ pub struct RequestEvent {
     pub tokens_prompt: u64,
     pub tokens_completion: u64,
     pub tokens_cached: u64,
+    /// Prompt tokens written to the provider's cache (part of `tokens_prompt`).
+    #[serde(default)]
+    pub tokens_cache_write: u64,
+    /// Reasoning tokens (part of `tokens_completion`).
+    #[serde(default)]
+    pub tokens_reasoning: u64,
     /// Zero when the call is unpriced (see `priced`).
     pub cost_nanousd: u64,
     /// Whether `cost_nanousd` is known: false when the model had no price, so an
@@ -62,6 +68,30 @@ pub struct RequestEvent {
     pub ttft_ms: Option<u64>,
     pub attempts: u32,
     pub key_hint: Option<String>,
+    /// Each attempt that failed before the last, oldest first: retries with another
+    /// key, and models fallen back from. `provider` and `upstream_model` name the
+    /// last attempt, `model` what the client asked for.
+    #[serde(default)]
+    pub failed_attempts: Vec<FailedAttempt>,
+}
+
+/// One failed attempt of a call, in short.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FailedAttempt {
+    pub provider: String,
+    pub model: String,
+    /// Like `429 rate_limit_error: Rate limit reached`, `key …abcd: 503` or `timeout`.
+    pub error: String,
+}
+
+/// Failed attempts as stored: a JSON array, or nothing when there were none.
+pub fn failed_attempts_to_text(attempts: &[FailedAttempt]) -> Option<String> {
+    (!attempts.is_empty()).then(|| serde_json::to_string(attempts).expect("strings serialize"))
+}
+
+/// Stored failed attempts read back; text that does not read is none.
+pub fn failed_attempts_from_text(text: Option<&str>) -> Vec<FailedAttempt> {
+    text.filter(|t| !t.is_empty()).and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
 }
 
 fn priced_by_default() -> bool {

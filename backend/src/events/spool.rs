@@ -211,6 +211,9 @@ mod tests {
             ttft_ms: None,
             attempts: 1,
             key_hint: None,
+            failed_attempts: Vec::new(),
+            tokens_cache_write: 0,
+            tokens_reasoning: 0,
         }
     }
 

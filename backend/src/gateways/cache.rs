@@ -22,7 +22,10 @@ use std::{
 use dashmap::DashMap;
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::store::{self, GatewayRow};
+use super::{
+    store::{self, GatewayRow},
+    Fallbacks,
+};
 use crate::{
     auth::secrets::{self, SecretHash},
     db::{Db, DbError},
@@ -34,6 +37,7 @@ pub struct GatewayAuth {
     pub gateway_id: GatewayId,
     pub user_id: UserId,
     pub secret_hash: SecretHash,
+    pub fallbacks: Arc<Fallbacks>,
 }
 
 impl GatewayAuth {
@@ -42,6 +46,7 @@ impl GatewayAuth {
             gateway_id: row.id.parse().ok()?,
             user_id: row.user_id.parse().ok()?,
             secret_hash: SecretHash::from_hex(&row.secret_hash)?,
+            fallbacks: Arc::new(Fallbacks::from_stored(&row.fallbacks)),
         })
     }
 }

@@ -1,13 +1,17 @@
-//! `/gateways`: create, list, read, rename, delete, rotate the secret.
+//! `/gateways`: create, list, read, rename and set fallback chains, delete, rotate the secret.
+
+use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{store, GatewayCache};
+use super::{store, Fallbacks, GatewayCache};
 use crate::{
     auth::{secrets, CurrentUser},
+    catalog::Catalog,
     db::Db,
     error::ApiError,
     ids::GatewayId,
@@ -32,6 +36,9 @@ pub struct Gateway {
     pub secret_hint: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// For a requested model, the models tried in order when every key of it fails
+    /// (429, 5xx, timeout, unreachable); `{}` when none.
+    pub fallbacks: BTreeMap<String, Vec<String>>,
 }
 
 impl TryFrom<store::GatewayRow> for Gateway {
@@ -39,6 +46,7 @@ impl TryFrom<store::GatewayRow> for Gateway {
     fn try_from(row: store::GatewayRow) -> Result<Self, ApiError> {
         Ok(Gateway {
             id: row.id.parse().map_err(|_| anyhow::anyhow!("corrupt gateway id"))?,
+            fallbacks: Fallbacks::from_stored(&row.fallbacks).chains().clone(),
             name: row.name,
             secret_hint: row.secret_hint,
             created_at: row.created_at.and_utc(),
@@ -71,6 +79,24 @@ pub struct RotatedSecret {
 #[derive(Deserialize, ToSchema)]
 pub struct GatewayForm {
     pub name: String,
+}
+
+/// What `PATCH /gateways/{id}` changes: either or both.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayPatch {
+    pub name: Option<String>,
+    /// `{"gpt-4o": ["anthropic/claude-sonnet-4-5", "groq/llama-3.3-70b-versatile"]}` replaces
+    /// every chain; `{}` or `null` removes them. At most 50 chains of 1 to 5 models, each
+    /// one the catalog routes.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "present")]
+    pub fallbacks: Option<Value>,
+}
+
+/// A field that is present, even as `null`, is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 /// A gateway name: trimmed, 1 to 100 characters, no control characters.
@@ -123,16 +149,30 @@ pub async fn get(
     Ok(web::Json(row.try_into()?))
 }
 
-#[utoipa::path(patch, path = "/gateways/{id}", tag = "gateways", params(("id" = String, Path)), request_body = GatewayForm,
-    responses((status = 200, body = Gateway), (status = 404)), security(("user_jwt" = [])))]
+#[utoipa::path(patch, path = "/gateways/{id}", tag = "gateways", params(("id" = String, Path)), request_body = GatewayPatch,
+    description = "Renames the gateway and/or replaces its fallback chains; the data plane uses the new chains at once.",
+    responses((status = 200, body = Gateway), (status = 400, description = "invalid_name, invalid_fallbacks"),
+        (status = 404)), security(("user_jwt" = [])))]
 pub async fn update(
     db: web::Data<Db>,
+    cache: web::Data<GatewayCache>,
+    catalog: web::Data<Catalog>,
     user: CurrentUser,
     id: web::Path<GatewayId>,
-    form: web::Json<GatewayForm>,
+    form: web::Json<GatewayPatch>,
 ) -> Result<web::Json<Gateway>, ApiError> {
-    let (id, name) = (id.into_inner(), GatewayName::parse(&form.name)?);
-    let row = db.run(move |conn| store::rename(conn, user.0, id, &name.0)).await?;
+    let id = id.into_inner();
+    let form = form.into_inner();
+    if form.name.is_none() && form.fallbacks.is_none() {
+        return Err(ApiError::bad_request("send a name, fallbacks, or both"));
+    }
+    let changes = store::GatewayChanges {
+        name: form.name.as_deref().map(GatewayName::parse).transpose()?.map(|n| n.0),
+        fallbacks: form.fallbacks.as_ref().map(|f| Fallbacks::parse(f, &catalog)).transpose()?.map(|f| f.to_stored()),
+        updated_at: Utc::now().naive_utc(),
+    };
+    let row = db.run(move |conn| store::update(conn, user.0, id, changes)).await?;
+    cache.invalidate(id);
     Ok(web::Json(row.try_into()?))
 }
 

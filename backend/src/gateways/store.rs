@@ -20,6 +20,8 @@ pub struct GatewayRow {
     pub secret_hint: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The fallback chains, as JSON (see `Fallbacks`).
+    pub fallbacks: String,
 }
 
 #[derive(Insertable)]
@@ -69,11 +71,20 @@ pub fn get(conn: &mut DbConn, user: UserId, id: GatewayId) -> QueryResult<Gatewa
     owned_by(user).filter(gateways::id.eq(id.to_string())).select(GatewayRow::as_select()).first(conn)
 }
 
-pub fn rename(conn: &mut DbConn, user: UserId, id: GatewayId, name: &str) -> QueryResult<GatewayRow> {
+/// What a `PATCH` changes: any of the name and the fallback chains (as stored).
+#[derive(AsChangeset)]
+#[diesel(table_name = gateways)]
+pub struct GatewayChanges {
+    pub name: Option<String>,
+    pub fallbacks: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn update(conn: &mut DbConn, user: UserId, id: GatewayId, changes: GatewayChanges) -> QueryResult<GatewayRow> {
     let changed = diesel::update(
         gateways::table.filter(gateways::id.eq(id.to_string())).filter(gateways::user_id.eq(user.to_string())),
     )
-    .set((gateways::name.eq(name), gateways::updated_at.eq(Utc::now().naive_utc())))
+    .set(&changes)
     .execute(conn)?;
     if changed == 0 {
         return Err(diesel::result::Error::NotFound);

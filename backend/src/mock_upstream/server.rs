@@ -13,6 +13,8 @@
 //! - a model containing `stall` sends half the stream, then nothing, forever;
 //! - a model containing `huge-event` streams one event larger than any gateway relays;
 //! - a model containing `midstream-error` streams half, then an error event;
+//! - a model containing `flaky` fails with 500 on its first request, answers the
+//!   second, and so on in turn (counted per model name);
 //! - a key containing `ratelimited` gets 429, one containing `invalid` gets 401.
 
 use std::{
@@ -67,6 +69,8 @@ const RECORD_LIMIT: usize = 1000;
 struct State {
     options: MockOptions,
     requests: Mutex<VecDeque<RecordedRequest>>,
+    /// Requests seen per `flaky` model.
+    flaky: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 pub struct MockUpstream {
@@ -77,7 +81,7 @@ pub struct MockUpstream {
 
 impl MockUpstream {
     pub async fn start(listen: SocketAddr, options: MockOptions, workers: usize) -> std::io::Result<Self> {
-        let state = Arc::new(State { options, requests: Mutex::new(VecDeque::new()) });
+        let state = Arc::new(State { options, requests: Mutex::new(VecDeque::new()), flaky: Mutex::default() });
         let data = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -146,9 +150,18 @@ async fn receive(req: &HttpRequest, body: &Bytes, state: &State) {
 }
 
 /// The status an injected failure answers with, if this request gets one.
-fn injected_failure(options: &MockOptions, model: &str) -> Option<StatusCode> {
+fn injected_failure(state: &State, model: &str) -> Option<StatusCode> {
+    let options = &state.options;
     if options.error_rate > 0.0 && rand::random::<f64>() < options.error_rate {
         return Some(StatusCode::from_u16(options.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    if model.contains("flaky") {
+        let mut seen = state.flaky.lock().expect("lock");
+        let count = seen.entry(model.to_string()).or_default();
+        *count += 1;
+        if *count % 2 == 1 {
+            return Some(StatusCode::INTERNAL_SERVER_ERROR);
+        }
     }
     failure_status(model)
 }
@@ -203,7 +216,7 @@ async fn chat(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpRes
         Ok(request) => request,
         Err(message) => return openai_error(StatusCode::BAD_REQUEST, &message, "invalid_request_error", None),
     };
-    if let Some(status) = injected_failure(options, &request.model) {
+    if let Some(status) = injected_failure(&state, &request.model) {
         return openai_error(status, &format!("Simulated failure {}", status.as_u16()), "server_error", None);
     }
     if request.model.contains("hang") {
@@ -260,7 +273,7 @@ async fn messages(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Htt
         Err(message) => return anthropic_error(StatusCode::BAD_REQUEST, &message),
     };
     let options = &state.options;
-    if let Some(status) = injected_failure(options, &request.model) {
+    if let Some(status) = injected_failure(&state, &request.model) {
         return anthropic_error(status, &format!("Simulated failure {}", status.as_u16()));
     }
     if request.model.contains("hang") {

@@ -94,6 +94,13 @@ impl KeyPool {
             .or_else(|| in_turn.min_by_key(|i| self.keys[*i].resting_until.load(Ordering::Relaxed)))
     }
 
+    /// How long until the first key is ready again (zero when one is ready now).
+    pub fn soonest_back(&self) -> Duration {
+        let now = now_ms();
+        let soonest = self.keys.iter().map(|k| k.resting_until.load(Ordering::Relaxed)).min().unwrap_or(0);
+        Duration::from_millis(soonest.saturating_sub(now))
+    }
+
     pub fn rest(&self, index: usize, duration: Duration) {
         self.keys[index].resting_until.store(now_ms() + duration.as_millis() as u64, Ordering::Relaxed);
     }

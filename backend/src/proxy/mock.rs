@@ -34,6 +34,7 @@ pub fn reply(body: &Bytes) -> Reply {
         body,
         attempts: 1,
         key_hint: None,
+        failed: Vec::new(),
     };
     let request = match MockRequest::parse(body) {
         Ok(request) => request,

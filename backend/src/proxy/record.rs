@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     catalog::{Price, Usage},
     error::OpenAiError,
-    events::{truncate_message, EventSink, RequestEvent},
+    events::{truncate_message, EventSink, FailedAttempt, RequestEvent},
     gateways::GatewayAuth,
     ids::EventId,
 };
@@ -52,6 +52,8 @@ pub struct CallRecord {
     pub price: Option<Price>,
     pub attempts: u32,
     pub key_hint: Option<String>,
+    /// Each attempt that failed before the one that answered (or failed last).
+    pub failed_attempts: Vec<FailedAttempt>,
     pub ttft: Option<Duration>,
     sink: EventSink,
     shutdown: ShutdownFlag,
@@ -103,6 +105,7 @@ impl CallRecord {
             price: None,
             attempts: 0,
             key_hint: None,
+            failed_attempts: Vec::new(),
             ttft: None,
             sink,
             shutdown,
@@ -116,6 +119,18 @@ impl CallRecord {
 
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Notes a failed attempt at the current provider and model.
+    pub fn note_failure(&mut self, error: String) {
+        let (provider, model) = (self.provider.to_string(), self.upstream_model.clone());
+        self.failed_attempts.push(FailedAttempt { provider, model, error });
+    }
+
+    pub fn note_failures(&mut self, errors: &[String]) {
+        for error in errors {
+            self.note_failure(error.clone());
+        }
     }
 
     /// Meters the call as ended with this status.
@@ -160,12 +175,15 @@ impl CallRecord {
             tokens_prompt: usage.prompt,
             tokens_completion: usage.completion,
             tokens_cached: usage.cached,
+            tokens_cache_write: usage.cache_write,
+            tokens_reasoning: usage.reasoning,
             cost_nanousd,
             priced,
             latency_ms: self.started.elapsed().as_millis() as u64,
             ttft_ms: self.ttft.map(|t| t.as_millis() as u64),
             attempts: self.attempts,
             key_hint: self.key_hint.take(),
+            failed_attempts: std::mem::take(&mut self.failed_attempts),
         });
     }
 

@@ -160,6 +160,39 @@ pub async fn relay_whole(
     response
 }
 
+/// A short account of a provider's refusal that Tollgate moves on from (to a
+/// fallback model): its status and what it said, in at most 200 characters.
+pub async fn failure_summary(reply: Reply, deadline: Instant, provider: Protocol) -> String {
+    let status = reply.status;
+    let read = async {
+        let mut body = reply.body;
+        let mut out = BytesMut::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            out.extend_from_slice(&chunk);
+            if out.len() > 64 * 1024 {
+                break;
+            }
+        }
+        out
+    };
+    let soon = deadline.min(Instant::now() + Duration::from_secs(2));
+    let body = tokio::time::timeout_at(soon.into(), read).await.unwrap_or_default();
+    let failure = match provider {
+        Protocol::OpenAi => {
+            describe_error(serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.error).as_ref(), status)
+        }
+        Protocol::Anthropic => match anthropic_answer::error(&body) {
+            Some((kind, message)) => Failure { code: None, kind, message },
+            None => describe_error(None, status),
+        },
+    };
+    let summary = format!("{} {}: {}", status.as_u16(), failure.kind, failure.message);
+    match summary.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &summary[..cut]),
+        None => summary,
+    }
+}
+
 /// An answer relayed whole and not metered (Anthropic's token counts).
 pub async fn relay_unmetered(reply: Reply, deadline: Instant, provider: &str) -> Result<HttpResponse, OpenAiError> {
     let body = read_all(reply.body, deadline, provider).await?;

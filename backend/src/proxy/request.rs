@@ -61,8 +61,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
     }
 }
 
-/// Longest model name accepted, in bytes.
-pub const MAX_MODEL_BYTES: usize = 256;
+pub use crate::catalog::MAX_MODEL_BYTES;
 
 /// A JSON object key, borrowed from the body when it holds no escape.
 struct Key<'a>(Cow<'a, str>);

@@ -17,23 +17,25 @@ use super::{
     auth::{authenticate, AuthFailures},
     body::{read_body, share, BodyMemory},
     record::{CallRecord, ShutdownFlag},
-    relay::{relay_stream, relay_unmetered, relay_whole, AnthropicPassthrough, OpenAiPassthrough, StreamLimits},
+    relay::{
+        failure_summary, relay_stream, relay_unmetered, relay_whole, AnthropicPassthrough, OpenAiPassthrough,
+        StreamLimits,
+    },
     request::ChatRequest,
     timing::{ServerTiming, SERVER_TIMING},
     translate::{
         anthropic_request, anthropic_stream::AnthropicToOpenAi, openai_request, openai_stream::OpenAiToAnthropic,
     },
-    upstream::{Call, UpstreamPath, Upstreams},
+    upstream::{retryable, Call, UpstreamPath, Upstreams},
 };
 use bytes::Bytes;
-use serde_json::Value;
 
 use crate::{
-    catalog::{price::Price, providers::Protocol, Catalog},
+    catalog::{price::Price, providers::Protocol, Catalog, Route},
     config::UnpricedModels,
     error::OpenAiError,
     events::EventSink,
-    gateways::GatewayCache,
+    gateways::{Fallbacks, GatewayCache},
     ids::EventId,
 };
 
@@ -127,6 +129,7 @@ async fn serve(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>,
         Ok(caller) => caller,
         Err(error) => return finish(error.response_for(surface), request_header, &timing),
     };
+    let fallbacks = caller.gateway.fallbacks.clone();
     let mut record =
         CallRecord::start(started, request_id, event_id, caller.gateway, proxy.sink.clone(), proxy.shutdown.clone());
     record.endpoint = match surface {
@@ -134,7 +137,7 @@ async fn serve(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>,
         Protocol::Anthropic => "/messages",
     };
     let key = caller.provider_key.as_deref();
-    let response = proxy_call(&req, payload, &proxy, key, record, &mut timing, surface).await;
+    let response = proxy_call(&req, payload, &proxy, key, &fallbacks, record, &mut timing, surface).await;
     finish(response, request_header, &timing)
 }
 
@@ -150,11 +153,13 @@ fn anthropic_headers(req: &HttpRequest) -> Vec<(hyper::header::HeaderName, hyper
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn proxy_call(
     req: &HttpRequest,
     payload: web::Payload,
     proxy: &Proxy,
     provider_key: Option<&str>,
+    fallbacks: &Fallbacks,
     mut record: CallRecord,
     timing: &mut ServerTiming,
     surface: Protocol,
@@ -177,85 +182,122 @@ async fn proxy_call(
     };
     record.model = chat.model.to_string();
     record.streaming = chat.stream;
-    let route = match proxy.catalog.resolve(&chat.model) {
+    let primary = match proxy.catalog.resolve(&chat.model) {
         Some(route) if proxy.upstreams.serves(route.provider) => route,
         _ => return fail(record, OpenAiError::model_not_found(&chat.model)),
     };
-    record.provider = route.provider.name;
-    record.price = route.price;
-    if route.price.is_none() && proxy.unpriced_models == UnpricedModels::Reject {
+    if primary.price.is_none() && proxy.unpriced_models == UnpricedModels::Reject {
+        record.provider = primary.provider.name;
         return fail(record, OpenAiError::unpriced_model(&chat.model));
     }
+    // The requested model, then its fallbacks that this server can route (and price,
+    // when unpriced models are refused).
+    let fallbacks = fallbacks.chain(&chat.model);
+    let mut routes = std::iter::once(primary)
+        .chain(fallbacks.iter().filter_map(|model| {
+            let route = proxy.catalog.resolve(model)?;
+            let priced = route.price.is_some() || proxy.unpriced_models == UnpricedModels::Allow;
+            (proxy.upstreams.serves(route.provider) && priced).then_some(route)
+        }))
+        .peekable();
     // The share held for a rewritten copy of the body goes back at once when the
-    // body goes out as it came.
-    let protocol = route.provider.protocol();
+    // body goes out as it came (and no fallback may need it rewritten).
     let copy_share = body_memory.split(share(body.len()));
-    if protocol == surface && !chat.needs_rewrite(&route.upstream_id) {
+    if fallbacks.is_empty()
+        && routes.peek().is_some_and(|r| r.provider.protocol() == surface && !chat.needs_rewrite(&r.upstream_id))
+    {
         drop(copy_share);
     }
-    let translated = match (surface, protocol) {
-        (Protocol::OpenAi, Protocol::Anthropic) => {
-            anthropic_request::translate(&body, &route.upstream_id, route.max_output_tokens)
+    let deadline = record.started() + proxy.upstream_timeout;
+    timing.upstream_begins();
+    let (reply, protocol) = loop {
+        let route = routes.next().expect("a route is left");
+        let more = routes.peek().is_some();
+        let protocol = route.provider.protocol();
+        record.provider = route.provider.name;
+        record.price = route.price;
+        let upstream_body = match upstream_request(&chat, &body, &route, surface) {
+            Ok(upstream_body) => upstream_body,
+            Err(error) => return fail(record, error),
+        };
+        let forward = if surface == Protocol::Anthropic && protocol == Protocol::Anthropic {
+            anthropic_headers(req)
+        } else {
+            Vec::new()
+        };
+        record.upstream_model = route.upstream_id;
+        let call =
+            Call { provider: route.provider, path: UpstreamPath::Generate, headers: &forward, fallback_next: more };
+        let sent = proxy.upstreams.send(call, upstream_body, provider_key, deadline).await;
+        let attempts = match &sent {
+            Ok(reply) => reply.attempts,
+            Err(failure) => failure.attempts,
+        };
+        record.attempts += attempts;
+        let (earlier, key_hint) = match &sent {
+            Ok(reply) => (&reply.failed, &reply.key_hint),
+            Err(failure) => (&failure.failed, &failure.key_hint),
+        };
+        record.note_failures(earlier);
+        record.key_hint = key_hint.clone();
+        // The last attempt at this model, when another model is tried after it.
+        let with_key = |summary: String, key: &Option<String>| match key {
+            Some(hint) => format!("key {hint}: {summary}"),
+            None => summary,
+        };
+        match sent {
+            Ok(reply) if !more || !retryable(reply.status) => break (reply, protocol),
+            Ok(reply) => {
+                let key = reply.key_hint.clone();
+                let summary = failure_summary(reply, deadline, protocol).await;
+                record.note_failure(with_key(summary, &key));
+            }
+            Err(failure) if !more => {
+                timing.upstream_ends();
+                let error = failure.error(record.provider);
+                return fail(record, error);
+            }
+            Err(failure) => record.note_failure(with_key(failure.kind.label().to_string(), &failure.key_hint)),
         }
-        (Protocol::Anthropic, Protocol::OpenAi) => {
-            openai_request::translate(&body, &route.upstream_id, route.provider.name)
-        }
-        _ => Ok(Value::Null),
-    };
-    let upstream_body = match translated {
-        Ok(Value::Null) => chat.upstream_body(&body, &route.upstream_id),
-        Ok(request) => Bytes::from(request.to_string()),
-        Err(error) => return fail(record, error),
-    };
-    let forward = if surface == Protocol::Anthropic && protocol == Protocol::Anthropic {
-        anthropic_headers(req)
-    } else {
-        Vec::new()
     };
     let (stream, wants_usage) = (chat.stream, chat.wants_usage);
     drop(chat);
     drop(body);
-    record.upstream_model = route.upstream_id;
-
-    let deadline = record.started() + proxy.upstream_timeout;
-    timing.upstream_begins();
-    let call = Call { provider: route.provider, path: UpstreamPath::Generate, headers: &forward };
-    let sent = proxy.upstreams.send(call, upstream_body, provider_key, deadline).await;
     // The provider has the body: its memory goes back to the budget.
     drop(body_memory);
-    match sent {
-        Ok(mut reply) => {
-            record.attempts = reply.attempts;
-            record.key_hint = reply.key_hint.take();
-            if stream && reply.status.is_success() {
-                timing.upstream_ends();
-                let limits = proxy.stream_limits;
-                match (surface, protocol) {
-                    (Protocol::OpenAi, Protocol::OpenAi) => {
-                        relay_stream(reply, record, OpenAiPassthrough { strip_usage: !wants_usage }, limits)
-                    }
-                    (Protocol::OpenAi, Protocol::Anthropic) => {
-                        relay_stream(reply, record, AnthropicToOpenAi::new(wants_usage), limits)
-                    }
-                    (Protocol::Anthropic, Protocol::Anthropic) => {
-                        relay_stream(reply, record, AnthropicPassthrough::new(), limits)
-                    }
-                    (Protocol::Anthropic, Protocol::OpenAi) => {
-                        relay_stream(reply, record, OpenAiToAnthropic::new(), limits)
-                    }
-                }
-            } else {
-                relay_whole(reply, record, deadline, timing, (surface, protocol)).await
+    if stream && reply.status.is_success() {
+        timing.upstream_ends();
+        let limits = proxy.stream_limits;
+        match (surface, protocol) {
+            (Protocol::OpenAi, Protocol::OpenAi) => {
+                relay_stream(reply, record, OpenAiPassthrough { strip_usage: !wants_usage }, limits)
             }
+            (Protocol::OpenAi, Protocol::Anthropic) => {
+                relay_stream(reply, record, AnthropicToOpenAi::new(wants_usage), limits)
+            }
+            (Protocol::Anthropic, Protocol::Anthropic) => {
+                relay_stream(reply, record, AnthropicPassthrough::new(), limits)
+            }
+            (Protocol::Anthropic, Protocol::OpenAi) => relay_stream(reply, record, OpenAiToAnthropic::new(), limits),
         }
-        Err(failure) => {
-            timing.upstream_ends();
-            record.attempts = failure.attempts;
-            let error = failure.error(route.provider.name);
-            record.key_hint = failure.key_hint;
-            fail(record, error)
-        }
+    } else {
+        relay_whole(reply, record, deadline, timing, (surface, protocol)).await
     }
+}
+
+/// The body `route`'s provider gets: the client's, with at most the model id and the
+/// usage request rewritten, when it speaks the surface's protocol; translated otherwise.
+fn upstream_request(chat: &ChatRequest, body: &Bytes, route: &Route, surface: Protocol) -> Result<Bytes, OpenAiError> {
+    let translated = match (surface, route.provider.protocol()) {
+        (Protocol::OpenAi, Protocol::Anthropic) => {
+            anthropic_request::translate(body, &route.upstream_id, route.max_output_tokens)?
+        }
+        (Protocol::Anthropic, Protocol::OpenAi) => {
+            openai_request::translate(body, &route.upstream_id, route.provider.name)?
+        }
+        _ => return Ok(chat.upstream_body(body, &route.upstream_id)),
+    };
+    Ok(Bytes::from(translated.to_string()))
 }
 
 #[utoipa::path(post, path = "/v1/messages/count_tokens", tag = "data plane",
@@ -295,7 +337,8 @@ pub async fn count_tokens(req: HttpRequest, payload: web::Payload, proxy: web::D
     }
     let upstream_body = request.upstream_body(&body, &route.upstream_id);
     let forward = anthropic_headers(&req);
-    let call = Call { provider: route.provider, path: UpstreamPath::CountTokens, headers: &forward };
+    let call =
+        Call { provider: route.provider, path: UpstreamPath::CountTokens, headers: &forward, fallback_next: false };
     let deadline = Instant::now() + proxy.upstream_timeout;
     let key = caller.provider_key.as_deref();
     let response = match proxy.upstreams.send(call, upstream_body, key, deadline).await {

@@ -9,7 +9,7 @@
 use std::{
     collections::HashMap,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -44,6 +44,8 @@ pub struct Reply {
     pub body: BodyStream,
     pub attempts: u32,
     pub key_hint: Option<String>,
+    /// A short summary of each attempt before this one that failed.
+    pub failed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,11 +60,23 @@ pub struct SendFailure {
     pub kind: FailureKind,
     pub attempts: u32,
     pub key_hint: Option<String>,
+    /// A short summary of each attempt before the last that failed.
+    pub failed: Vec<String>,
+}
+
+impl FailureKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureKind::NotConfigured => "not configured",
+            FailureKind::Unreachable => "unreachable",
+            FailureKind::Timeout => "timeout",
+        }
+    }
 }
 
 impl SendFailure {
     fn not_configured() -> Self {
-        Self { kind: FailureKind::NotConfigured, attempts: 0, key_hint: None }
+        Self { kind: FailureKind::NotConfigured, attempts: 0, key_hint: None, failed: Vec::new() }
     }
 
     /// The error the client gets.
@@ -89,6 +103,9 @@ pub struct Call<'a> {
     pub provider: &'static ProviderInfo,
     pub path: UpstreamPath,
     pub headers: &'a [(hyper::header::HeaderName, hyper::header::HeaderValue)],
+    /// Another model is tried when this one fails: then no attempt waits for a
+    /// resting key (only the short backoff).
+    pub fallback_next: bool,
 }
 
 struct Endpoint {
@@ -117,7 +134,7 @@ thread_local! {
 
 fn new_client() -> HttpClient {
     let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    http.set_connect_timeout(Some(*CONNECT_TIMEOUT.get().unwrap_or(&Duration::from_secs(10))));
     http.set_nodelay(true);
     http.enforce_http(false);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -131,12 +148,17 @@ fn new_client() -> HttpClient {
         .build(https)
 }
 
+/// The connection timeout of every provider client (one per worker thread, made on
+/// first use): set once, from the configuration, when `Upstreams` is made.
+static CONNECT_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
 pub struct Upstreams {
     /// The providers this server routes to: local servers only when the operator
     /// named them, so no tenant can make the server call ports on its own host.
     endpoints: HashMap<&'static str, Endpoint>,
     mock: bool,
     max_attempts: u32,
+    first_byte_timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -145,6 +167,12 @@ const JSON: hyper::header::HeaderValue = hyper::header::HeaderValue::from_static
 /// How long a key rests after a rate limit without `Retry-After`, or after a failure.
 const RATE_LIMIT_REST: Duration = Duration::from_secs(30);
 const FAILURE_REST: Duration = Duration::from_secs(5);
+/// Retries back off from this, doubling, up to the maximum.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// The longest a call waits for a key to come back before it gives up (and falls
+/// back, or answers the provider's last refusal with its `retry-after`).
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(20);
 
 impl Upstreams {
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
@@ -177,7 +205,14 @@ impl Upstreams {
             };
             endpoints.insert(p.name, Endpoint { uri, count_uri, host, protocol: p.protocol(), key_header, keys });
         }
-        Ok(Self { endpoints, mock: config.mock_provider, max_attempts: config.upstream_max_attempts, metrics })
+        let _ = CONNECT_TIMEOUT.set(config.upstream_connect_timeout);
+        Ok(Self {
+            endpoints,
+            mock: config.mock_provider,
+            max_attempts: config.upstream_max_attempts,
+            first_byte_timeout: config.upstream_first_byte_timeout,
+            metrics,
+        })
     }
 
     /// Whether this server routes to the provider at all.
@@ -218,13 +253,14 @@ impl Upstreams {
             Err(_) => return Err(SendFailure::not_configured()),
         };
         let mut tried = Vec::new();
+        let mut failed = Vec::new();
         let mut attempts = 0;
         loop {
             attempts += 1;
             let key_index = if caller_auth.is_some() { None } else { endpoint.keys.pick(&tried) };
             let auth = caller_auth.as_ref().or_else(|| key_index.map(|i| &endpoint.keys.get(i).authorization));
             if auth.is_none() && provider.requires_key {
-                return Err(SendFailure::not_configured());
+                return Err(SendFailure { failed, ..SendFailure::not_configured() });
             }
             let key_hint = key_index.map(|i| endpoint.keys.get(i).hint.clone());
             let mut request = Request::post(uri.clone())
@@ -242,50 +278,97 @@ impl Upstreams {
                 request.headers_mut().insert(name.clone(), value.clone());
             }
             let response = CLIENT.with(|client| client.request(request));
-            let outcome = tokio::time::timeout_at(deadline.into(), response).await;
-            let last_chance = attempts >= self.max_attempts || Instant::now() >= deadline;
-            let failure = match outcome {
+            let head_by = deadline.min(Instant::now() + self.first_byte_timeout);
+            // What this attempt came to, and how long the provider asked to be left alone.
+            let (outcome, asked_rest) = match tokio::time::timeout_at(head_by.into(), response).await {
                 Ok(Ok(response)) => {
                     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-                    let retryable = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
                     self.metrics.upstream_requests.with_label_values(&[provider.name, status_class(status)]).inc();
-                    if !retryable || last_chance {
-                        let content_type = response.headers().get(header::CONTENT_TYPE).and_then(content_type);
-                        let body = BodyDataStream::new(response.into_body()).map_err(|e| e.to_string());
-                        return Ok(Reply { status, content_type, body: Box::pin(body), attempts, key_hint });
-                    }
-                    self.metrics.upstream_errors.with_label_values(&[provider.name, status_class(status)]).inc();
-                    if let Some(i) = key_index {
-                        let rest = if status == StatusCode::TOO_MANY_REQUESTS {
-                            retry_after(response.headers()).unwrap_or(RATE_LIMIT_REST)
-                        } else {
-                            FAILURE_REST
-                        };
-                        endpoint.keys.rest(i, rest);
-                    }
-                    None
+                    let asked_rest = retry_after(response.headers());
+                    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(content_type);
+                    let body = BodyDataStream::new(response.into_body()).map_err(|e| e.to_string());
+                    let reply = Reply {
+                        status,
+                        content_type,
+                        body: Box::pin(body),
+                        attempts,
+                        key_hint: key_hint.clone(),
+                        failed: Vec::new(),
+                    };
+                    (Ok(reply), asked_rest)
                 }
-                Ok(Err(e)) => Some(if timed_out(&e) { FailureKind::Timeout } else { FailureKind::Unreachable }),
-                Err(_) => Some(FailureKind::Timeout),
+                Ok(Err(e)) => (Err(if timed_out(&e) { FailureKind::Timeout } else { FailureKind::Unreachable }), None),
+                Err(_) => (Err(FailureKind::Timeout), None),
             };
-            if let Some(kind) = failure {
-                let label = if kind == FailureKind::Timeout { "timeout" } else { "unreachable" };
-                self.metrics.upstream_requests.with_label_values(&[provider.name, label]).inc();
-                self.metrics.upstream_errors.with_label_values(&[provider.name, label]).inc();
-                if let Some(i) = key_index {
-                    endpoint.keys.rest(i, FAILURE_REST);
+            let summary = match &outcome {
+                Ok(reply) if !retryable(reply.status) => {
+                    let mut reply = outcome.expect("an answer");
+                    reply.failed = failed;
+                    return Ok(reply);
                 }
-                if last_chance {
-                    return Err(SendFailure { kind, attempts, key_hint });
+                Ok(reply) => {
+                    let class = status_class(reply.status);
+                    self.metrics.upstream_errors.with_label_values(&[provider.name, class]).inc();
+                    reply.status.as_u16().to_string()
                 }
-            }
+                Err(kind) => {
+                    let label = kind.label();
+                    self.metrics.upstream_requests.with_label_values(&[provider.name, label]).inc();
+                    self.metrics.upstream_errors.with_label_values(&[provider.name, label]).inc();
+                    label.to_string()
+                }
+            };
+            let rest = match (&outcome, asked_rest) {
+                (_, Some(asked)) => asked,
+                (Ok(reply), None) if reply.status == StatusCode::TOO_MANY_REQUESTS => RATE_LIMIT_REST,
+                _ => FAILURE_REST,
+            };
             if let Some(i) = key_index {
+                endpoint.keys.rest(i, rest);
                 tried.push(i);
             }
-            // A short pause before trying again, longer each time.
-            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempts))).await;
+            // The next attempt waits out a backoff, and for a key to come back when all
+            // rest (the caller's own key rests as long as the provider asked).
+            let key_back = match key_index {
+                Some(_) => endpoint.keys.soonest_back(),
+                None => asked_rest.unwrap_or_default(),
+            };
+            let pause = backoff(attempts);
+            let wait = pause.max(key_back);
+            let give_up = attempts >= self.max_attempts
+                || wait > MAX_RETRY_WAIT
+                || (call.fallback_next && wait > pause)
+                || Instant::now() + wait >= deadline;
+            if give_up {
+                return match outcome {
+                    Ok(mut reply) => {
+                        reply.failed = failed;
+                        Ok(reply)
+                    }
+                    Err(kind) => Err(SendFailure { kind, attempts, key_hint, failed }),
+                };
+            }
+            failed.push(match &key_hint {
+                Some(hint) => format!("key {hint}: {summary}"),
+                None => summary,
+            });
+            drop(outcome);
+            tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// Answers worth another attempt: rate limits and the provider's own failures.
+pub fn retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// The pause before attempt `attempts + 1`: 100 ms doubling each time, at most 5 s,
+/// with "equal jitter" (between half and all of it), so clients that failed together
+/// do not come back together.
+fn backoff(attempts: u32) -> Duration {
+    let full = BACKOFF_BASE.saturating_mul(1 << attempts.saturating_sub(1).min(16)).min(BACKOFF_MAX);
+    full / 2 + full.mul_f64(rand::random::<f64>() / 2.0)
 }
 
 /// The provider's content type for our answer: the usual ones without a copy.
@@ -318,7 +401,65 @@ fn status_class(status: StatusCode) -> &'static str {
     }
 }
 
+/// How long the provider asked to be left alone: OpenAI's `retry-after-ms`, or
+/// `retry-after` in seconds or as an HTTP date; at most 5 minutes.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds.clamp(1, 300)))
+    let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    if let Some(ms) =
+        text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).filter(|ms| ms.is_finite() && *ms >= 0.0)
+    {
+        return Some(Duration::from_millis(ms as u64).min(MAX_ASKED_REST));
+    }
+    let value = text("retry-after")?;
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default()
+        }
+    };
+    Some(wait.min(MAX_ASKED_REST))
+}
+
+const MAX_ASKED_REST: Duration = Duration::from_secs(300);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_a_ceiling() {
+        for _ in 0..100 {
+            let first = backoff(1);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
+            let third = backoff(3);
+            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400), "{third:?}");
+            let late = backoff(40);
+            assert!(late >= BACKOFF_MAX / 2 && late <= BACKOFF_MAX, "{late:?}");
+        }
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| backoff(2)).collect();
+        assert!(spread.len() > 1, "jittered");
+    }
+
+    #[test]
+    fn retry_after_is_read_in_each_of_its_forms() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, value.parse().unwrap());
+            }
+            map
+        };
+        assert_eq!(retry_after(&headers(&[("retry-after", "7")])), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "1500"), ("retry-after", "7")])),
+            Some(Duration::from_millis(1500))
+        );
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        let wait = retry_after(&headers(&[("retry-after", &soon)])).unwrap();
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert_eq!(retry_after(&headers(&[("retry-after", "86400")])), Some(MAX_ASKED_REST), "capped");
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
 }

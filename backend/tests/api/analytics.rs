@@ -7,7 +7,7 @@ use chrono::{Duration as Days, Utc};
 use serde_json::{json, Value};
 use tollgate::{
     db::Db,
-    events::{stores::SqlEventStore, EventStore, RequestEvent},
+    events::{stores::SqlEventStore, EventStore, FailedAttempt, RequestEvent},
     ids::{EventId, GatewayId, UserId},
 };
 
@@ -186,8 +186,16 @@ pub fn event(gateway: GatewayId, user: UserId, days_ago: i64, latency_ms: u64, o
         priced: true,
         latency_ms,
         ttft_ms: latency_ms.is_multiple_of(2).then_some(latency_ms / 2),
-        attempts: 1,
+        attempts: if ok { 1 } else { 2 },
         key_hint: Some("…abcd".into()),
+        // A failed call tried twice; its first attempt is kept in short.
+        failed_attempts: if ok {
+            Vec::new()
+        } else {
+            vec![FailedAttempt { provider: "openai".into(), model: model.into(), error: "key …wxyz: 503".into() }]
+        },
+        tokens_cache_write: latency_ms % 3,
+        tokens_reasoning: latency_ms % 5,
     }
 }
 

@@ -21,7 +21,7 @@ use tollgate::{
             clickhouse::{migrations, server_client},
             ClickHouseEventStore, SqlEventStore,
         },
-        EventFilter, EventStore, Order, RequestEvent,
+        EventFilter, EventStore, FailedAttempt, Order, RequestEvent,
     },
     ids::{EventId, GatewayId, UserId},
 };
@@ -73,6 +73,13 @@ pub fn history(gateway: GatewayId, user: UserId, count: u64) -> Vec<RequestEvent
                 ttft_ms: streaming.then_some(latency_ms / 3),
                 attempts: 1 + (i % 7 == 0) as u32,
                 key_hint: Some("…k3y1".into()),
+                failed_attempts: if i % 7 == 0 {
+                    vec![FailedAttempt { provider: "openai".into(), model: "gpt-4o".into(), error: "timeout".into() }]
+                } else {
+                    Vec::new()
+                },
+                tokens_cache_write: if ok && i % 4 == 0 { 8 } else { 0 },
+                tokens_reasoning: if ok && i % 6 == 0 { 5 } else { 0 },
             }
         })
         .collect()

@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tollgate::{
     db::Db,
     events::{
+        failed_attempts_from_text, failed_attempts_to_text,
         query::{Group, LatencyStats, Totals, MS_PER_DAY},
         stores::{
             clickhouse::{
@@ -71,6 +72,8 @@ fn insert(events: &[RequestEvent]) -> String {
                 "tokens_completion": e.tokens_completion, "tokens_cached": e.tokens_cached,
                 "cost_nanousd": e.cost_nanousd, "priced": u8::from(e.priced), "latency_ms": e.latency_ms,
                 "ttft_ms": e.ttft_ms, "attempts": e.attempts, "key_hint": e.key_hint,
+                "failed_attempts": failed_attempts_to_text(&e.failed_attempts).unwrap_or_default(),
+                "tokens_cache_write": e.tokens_cache_write, "tokens_reasoning": e.tokens_reasoning,
             })
             .to_string()
         })
@@ -149,6 +152,9 @@ fn event(r: &[Value]) -> RequestEvent {
         key_hint: text(&r[21]),
         error_code: text(&r[22]),
         priced: uint(&r[23]) != 0,
+        failed_attempts: failed_attempts_from_text(r[24].as_str()),
+        tokens_cache_write: uint(&r[25]),
+        tokens_reasoning: uint(&r[26]),
     }
 }
 

@@ -10,6 +10,7 @@ mod anthropic_sdk;
 mod chat;
 mod clickhouse;
 mod current_clickhouse;
+mod failover;
 mod gateways;
 mod hostile;
 mod lifecycle;

@@ -81,7 +81,13 @@ async fn gateways_are_scoped_to_their_owner(url: &str) {
     assert_eq!((row.name.as_str(), row.secret_hash.as_str()), ("prod", hash.to_hex().as_str()));
 
     assert!(db.run(move |c| gateways::get(c, other, id)).await.is_err());
-    assert!(db.run(move |c| gateways::rename(c, other, id, "stolen")).await.is_err());
+    let rename = |name: &str| gateways::GatewayChanges {
+        name: Some(name.to_string()),
+        fallbacks: None,
+        updated_at: Utc::now().naive_utc(),
+    };
+    let stolen = rename("stolen");
+    assert!(db.run(move |c| gateways::update(c, other, id, stolen)).await.is_err());
     assert!(db.run(move |c| gateways::delete(c, other, id)).await.is_err());
     assert!(db.run(move |c| gateways::list(c, other)).await.unwrap().is_empty());
 
@@ -90,7 +96,9 @@ async fn gateways_are_scoped_to_their_owner(url: &str) {
     let new_hash = SecretHash::of("tg-new");
     db.run(move |c| gateways::set_secret(c, owner, id, new_hash, "tg-…-new")).await.unwrap();
     assert!(db.run(move |c| gateways::find_by_secret_hash(c, hash)).await.unwrap().is_none());
-    assert_eq!(db.run(move |c| gateways::rename(c, owner, id, "prod-eu")).await.unwrap().name, "prod-eu");
+    let renamed = rename("prod-eu");
+    let row = db.run(move |c| gateways::update(c, owner, id, renamed)).await.unwrap();
+    assert_eq!((row.name.as_str(), row.fallbacks.as_str()), ("prod-eu", "{}"), "other fields are kept");
     db.run(move |c| gateways::delete(c, owner, id)).await.unwrap();
     assert!(db.run(move |c| gateways::find_by_id(c, id)).await.unwrap().is_none());
 }

@@ -1,6 +1,7 @@
 //! The embedded analytics store: a `request_events` table in the relational
 //! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
 
+use crate::events::{failed_attempts_from_text, failed_attempts_to_text};
 use async_trait::async_trait;
 use diesel::{
     backend::Backend,
@@ -60,6 +61,9 @@ struct EventRow {
     ttft_ms: Option<i64>,
     attempts: i32,
     key_hint: Option<String>,
+    failed_attempts: Option<String>,
+    tokens_cache_write: i64,
+    tokens_reasoning: i64,
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -93,6 +97,9 @@ impl From<&RequestEvent> for EventRow {
             ttft_ms: e.ttft_ms.map(to_i64),
             attempts: i32::try_from(e.attempts).unwrap_or(i32::MAX),
             key_hint: e.key_hint.clone(),
+            failed_attempts: failed_attempts_to_text(&e.failed_attempts),
+            tokens_cache_write: to_i64(e.tokens_cache_write),
+            tokens_reasoning: to_i64(e.tokens_reasoning),
         }
     }
 }
@@ -120,12 +127,15 @@ impl TryFrom<EventRow> for RequestEvent {
             tokens_prompt: r.tokens_prompt.max(0) as u64,
             tokens_completion: r.tokens_completion.max(0) as u64,
             tokens_cached: r.tokens_cached.max(0) as u64,
+            tokens_cache_write: r.tokens_cache_write.max(0) as u64,
+            tokens_reasoning: r.tokens_reasoning.max(0) as u64,
             cost_nanousd: r.cost_nanousd.max(0) as u64,
             priced: r.priced != 0,
             latency_ms: r.latency_ms.max(0) as u64,
             ttft_ms: r.ttft_ms.map(|t| t.max(0) as u64),
             attempts: u32::try_from(r.attempts.max(0))?,
             key_hint: r.key_hint,
+            failed_attempts: failed_attempts_from_text(r.failed_attempts.as_deref()),
         })
     }
 }
@@ -281,7 +291,8 @@ fn summarize(conn: &mut DbConn, kind: DbKind, filter: &EventFilter) -> QueryResu
 
 const EVENT_COLUMNS: &str = "id, request_id, gateway_id, user_id, ts_ms, endpoint, model, upstream_model, provider, \
     streaming, status_code, ok, error_type, error_code, error_message, tokens_prompt, tokens_completion, \
-    tokens_cached, cost_nanousd, priced, latency_ms, ttft_ms, attempts, key_hint";
+    tokens_cached, cost_nanousd, priced, latency_ms, ttft_ms, attempts, key_hint, failed_attempts, tokens_cache_write, \
+    tokens_reasoning";
 
 fn page(
     conn: &mut DbConn,
@@ -299,8 +310,8 @@ fn page(
 /// Inserts `rows` with statements of 64, 8 and 1 rows. A statement of a fixed
 /// number of rows is prepared once per connection and reused (diesel caches it); one
 /// of a varying number would be parsed and planned again for every batch, which
-/// costs more than the writing. 24 columns x 64 rows stays under both backends'
-/// bind limits.
+/// costs more than the writing. 27 columns x 64 rows stays well under both
+/// backends' bind limits.
 ///
 /// Between statements the thread gives its core back: on a busy machine a call
 /// that needs this core then waits for one statement (a fraction of a millisecond),

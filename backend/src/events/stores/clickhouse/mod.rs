@@ -7,6 +7,7 @@
 pub mod migrations;
 pub mod queries;
 
+use crate::events::{failed_attempts_from_text, failed_attempts_to_text};
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
@@ -136,6 +137,10 @@ struct InsertRow<'a> {
     ttft_ms: Option<u64>,
     attempts: u32,
     key_hint: Option<&'a str>,
+    /// JSON, or empty (no allocation) when the first attempt answered.
+    failed_attempts: String,
+    tokens_cache_write: u64,
+    tokens_reasoning: u64,
 }
 
 /// Uuids rendered into stack buffers, so a row borrows instead of allocating.
@@ -174,6 +179,9 @@ impl IdText {
             ttft_ms: e.ttft_ms,
             attempts: e.attempts,
             key_hint: e.key_hint.as_deref(),
+            failed_attempts: failed_attempts_to_text(&e.failed_attempts).unwrap_or_default(),
+            tokens_cache_write: e.tokens_cache_write,
+            tokens_reasoning: e.tokens_reasoning,
         }
     }
 }
@@ -205,6 +213,9 @@ struct EventRow {
     key_hint: Option<String>,
     error_code: Option<String>,
     priced: u8,
+    failed_attempts: String,
+    tokens_cache_write: u64,
+    tokens_reasoning: u64,
 }
 
 impl TryFrom<EventRow> for RequestEvent {
@@ -230,12 +241,15 @@ impl TryFrom<EventRow> for RequestEvent {
             tokens_prompt: r.tokens_prompt,
             tokens_completion: r.tokens_completion,
             tokens_cached: r.tokens_cached,
+            tokens_cache_write: r.tokens_cache_write,
+            tokens_reasoning: r.tokens_reasoning,
             cost_nanousd: r.cost_nanousd,
             priced: r.priced != 0,
             latency_ms: r.latency_ms,
             ttft_ms: r.ttft_ms,
             attempts: r.attempts,
             key_hint: r.key_hint,
+            failed_attempts: failed_attempts_from_text(Some(&r.failed_attempts)),
         })
     }
 }

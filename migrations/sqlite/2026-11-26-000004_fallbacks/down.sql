@@ -1,0 +1,1 @@
+ALTER TABLE gateways DROP COLUMN fallbacks;
