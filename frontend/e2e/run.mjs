@@ -309,11 +309,34 @@ describe('Tollgate web app', { timeout: 30 * 60_000 }, () => {
     assert.equal(await page.getByLabel('Gateway secret').inputValue(), s.secret, 'playground uses the rotated secret')
   })
 
+  it('sets a fallback chain in the settings, and shows the server refusing an unknown model', async () => {
+    const { page } = s
+    await tab('Settings').click()
+    await page.getByRole('button', { name: 'New fallback chain' }).click()
+    await page.getByLabel('Requested model').fill('mock/echo')
+    await page.getByLabel('Fallback model').fill('mock/slow-echo')
+    await page.getByRole('button', { name: 'Add fallback' }).click()
+    await page.getByRole('button', { name: 'Save chain' }).click()
+    await page.getByRole('list', { name: 'Fallbacks of mock/echo' }).getByText('mock/slow-echo').waitFor()
+    const response = await fetch(url(`/gateways/${s.gatewayId}`), { headers: { Authorization: `Bearer ${await storedToken()}` } })
+    assert.deepEqual((await response.json()).fallbacks, { 'mock/echo': ['mock/slow-echo'] }, 'the chain is stored')
+
+    await page.getByRole('button', { name: 'New fallback chain' }).click()
+    await page.getByLabel('Requested model').fill('mock/slow-echo')
+    await page.getByLabel('Fallback model').fill('no-such-model')
+    await page.getByRole('button', { name: 'Add fallback' }).click()
+    await page.getByRole('button', { name: 'Save chain' }).click()
+    await page.getByText('The chain was not saved').waitFor()
+    assert.match(await page.getByRole('alert').filter({ hasText: 'The chain was not saved' }).textContent(), /no-such-model/)
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click()
+    assert.equal(await page.getByTestId('fallback-chain').count(), 1, 'the refused chain was not added')
+  })
+
   it('renames the gateway', async () => {
     const { page } = s
     await tab('Settings').click()
     await page.getByLabel('Gateway name').fill(`${GATEWAY_NAME}-v2`)
-    await page.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('button', { name: 'Save', exact: true }).click()
     await page.getByTestId('gateway-name').getByText(`${GATEWAY_NAME}-v2`).waitFor()
     await shot('settings', page, { fullPage: true })
   })
@@ -345,6 +368,7 @@ describe('Tollgate web app', { timeout: 30 * 60_000 }, () => {
     for (const [name, pathname, ready] of [
       ['phone-gateways', '/', 'New gateway'],
       ['phone-overview', `/g/${s.gatewayId}`, 'Recent calls'],
+      ['phone-settings', `/g/${s.gatewayId}/settings`, 'Fallbacks'],
       ['phone-logs', `/g/${s.gatewayId}/logs`, null],
     ]) {
       await phone.goto(url(pathname))

@@ -8,6 +8,7 @@ import type {
   ChatCompletionRequest,
   CreatedGateway,
   ExportFormat,
+  Fallbacks,
   Gateway,
   GatewayList,
   LogFilters,
@@ -241,6 +242,8 @@ export function createApiClient(options: ApiClientOptions) {
     getGateway: (id: string) => control<Gateway>('GET', gatewayPath(id)),
     createGateway: (name: string) => control<CreatedGateway>('POST', '/gateways', { name }),
     renameGateway: (id: string, name: string) => control<Gateway>('PATCH', gatewayPath(id), { name }),
+    /** Replaces the gateway's fallback chains; `{}` clears them. */
+    setFallbacks: (id: string, fallbacks: Fallbacks) => control<Gateway>('PATCH', gatewayPath(id), { fallbacks }),
     deleteGateway: (id: string) => control<void>('DELETE', gatewayPath(id)),
     rotateSecret: (id: string) => control<RotatedSecret>('POST', `${gatewayPath(id)}/secret`),
 

@@ -51,11 +51,19 @@ export interface PasswordChanged extends Me {
 
 // ---- gateways ---------------------------------------------------------------
 
+/**
+ * Fallback chains: a requested model mapped to the models tried, in order,
+ * when every key of that model fails (429, 5xx, timeout, unreachable).
+ */
+export type Fallbacks = Record<string, string[]>
+
 export interface Gateway {
   id: string
   name: string
   /** Short non-secret reminder of the secret, like `tg-…a1b2`. */
   secret_hint: string
+  /** `{}` when none; absent from answers of backends older than fallbacks. */
+  fallbacks?: Fallbacks
   created_at: string
   updated_at: string
 }
@@ -153,13 +161,36 @@ export interface AnalyticsQuery {
 
 // ---- logs -------------------------------------------------------------------
 
+/** One attempt that failed before the final one (another key, or a fallback model). */
+export interface FailedAttempt {
+  provider: string
+  model: string
+  /** A short summary, such as `429` or `timeout`. */
+  error: string
+}
+
+/** Where a call's token counts came from. */
+export type UsageSource = 'provider' | 'estimated' | 'none'
+
+/** USD per part of a call's cost; they add up to `cost`. */
+export interface CostBreakdown {
+  input: number
+  cached_input: number
+  cache_write: number
+  output: number
+}
+
+// Fields added with fallbacks are optional: rows logged before them lack them.
 export interface LogEntry {
   id: string
   request_id: string
   /** RFC3339 UTC with milliseconds. */
   timestamp: string
+  /** The model the client asked for. */
   model: string
+  /** The model that finally answered (a fallback's when the asked one failed). */
   upstream_model: string | null
+  /** The provider that finally answered. */
   provider: string | null
   streaming: boolean
   status_code: number
@@ -172,15 +203,23 @@ export interface LogEntry {
   tokens_prompt: number
   tokens_completion: number
   tokens_cached: number
+  tokens_cache_write?: number
+  tokens_reasoning?: number
+  usage_source?: UsageSource
   /** False when the model has no price: the cost is unknown (never zero). */
   priced: boolean
   /** USD; null when unpriced. */
   cost: number | null
   /** Null when unpriced. */
   cost_nanousd: number | null
+  /** Null when unpriced. */
+  cost_breakdown?: CostBreakdown | null
   latency_ms: number
   ttft_ms: number | null
+  /** Every attempt, the final one included. */
   attempts: number
+  /** The attempts that failed before the final one; empty when the first answered. */
+  failed_attempts?: FailedAttempt[]
 }
 
 export interface LogPage {

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useApi } from '@/app/api'
-import type { Gateway } from '@/api/types'
+import type { Fallbacks, Gateway } from '@/api/types'
 import { forgetSecret, rememberSecret } from '@/lib/secrets'
 
 export const gatewaysKey = ['gateways'] as const
@@ -37,15 +37,30 @@ export function useCreateGateway() {
   })
 }
 
+/** Puts a PATCH answer in the detail and list caches. */
+function useStoreGateway(id: string) {
+  const queryClient = useQueryClient()
+  return (gateway: Gateway) => {
+    queryClient.setQueryData(gatewayKey(id), gateway)
+    queryClient.setQueryData<Gateway[]>(gatewaysKey, (list) => list?.map((g) => (g.id === id ? gateway : g)))
+  }
+}
+
 export function useRenameGateway(id: string) {
   const api = useApi()
-  const queryClient = useQueryClient()
+  const store = useStoreGateway(id)
   return useMutation({
     mutationFn: (name: string) => api.renameGateway(id, name),
-    onSuccess: (gateway) => {
-      queryClient.setQueryData(gatewayKey(id), gateway)
-      queryClient.setQueryData<Gateway[]>(gatewaysKey, (list) => list?.map((g) => (g.id === id ? gateway : g)))
-    },
+    onSuccess: store,
+  })
+}
+
+export function useSetFallbacks(id: string) {
+  const api = useApi()
+  const store = useStoreGateway(id)
+  return useMutation({
+    mutationFn: (fallbacks: Fallbacks) => api.setFallbacks(id, fallbacks),
+    onSuccess: store,
   })
 }
 

@@ -13,6 +13,7 @@ import { useQueryClient } from '@tanstack/react-query'
 import { analyticsKey } from '@/features/analytics/hooks'
 import { logsKey } from '@/features/logs/hooks'
 import { gatewayKey, useDeleteGateway, useGateway, useRenameGateway, useRotateSecret } from '../hooks'
+import { FallbacksCard } from './FallbacksCard'
 import { SecretDialog, type ShownSecret } from './SecretDialog'
 
 function RenameCard({ gateway }: { gateway: Gateway }) {
@@ -205,6 +206,7 @@ export function GatewaySettingsPage() {
     <div className="flex max-w-3xl flex-col gap-4">
       <h2 className="text-lg font-semibold tracking-tight text-fg">Settings</h2>
       <RenameCard gateway={gateway} />
+      <FallbacksCard gateway={gateway} />
       <RotateCard gateway={gateway} />
       <Card>
         <CardHeader title="Details" />

@@ -1,9 +1,20 @@
-import { Radio } from 'lucide-react'
+import { Radio, Route } from 'lucide-react'
 import type { LogEntry } from '@/api/types'
 import { cn } from '@/components/ui/cn'
 import { CallCost } from '@/components/ui/Cost'
 import { formatDateTime, formatInteger, formatLatency, formatShortDate, formatTime } from '@/lib/format'
+import { answeredByFallback, qualifiedModel } from '../attempts'
 import { LogStatus } from './LogStatus'
+
+/** Marks a call answered by a fallback model, naming it (as tooltip and accessible name). */
+function FallbackIcon({ log }: { log: LogEntry }) {
+  const label = `Answered by the fallback ${qualifiedModel(log.provider, log.upstream_model ?? log.model)}`
+  return (
+    <Route className="size-3.5 shrink-0 text-warning" role="img" aria-label={label} data-testid="fallback-icon">
+      <title>{label}</title>
+    </Route>
+  )
+}
 
 /** Newest-first calls; a row (or its time button) opens the details. */
 export function LogTable({
@@ -73,6 +84,7 @@ export function LogTable({
                   {log.streaming && (
                     <Radio className="size-3.5 shrink-0 text-faint" aria-label="Streamed" />
                   )}
+                  {answeredByFallback(log) && <FallbackIcon log={log} />}
                 </span>
               </td>
               <td className={cn('px-3 py-2.5 text-right whitespace-nowrap text-muted', compact ? 'hidden' : 'hidden sm:table-cell')}>
