@@ -96,6 +96,12 @@ fn synthetic(i: u64, total: u64, tenant: &Tenant, now_ms: i64) -> RequestEvent {
         failed_attempts: Vec::new(),
         tokens_cache_write: 0,
         tokens_reasoning: 0,
+        estimate: None,
+        usage_source: Default::default(),
+        cost_input_nanousd: 0,
+        cost_cached_nanousd: 0,
+        cost_cache_write_nanousd: 0,
+        cost_output_nanousd: 0,
     }
 }
 

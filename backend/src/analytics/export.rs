@@ -59,7 +59,12 @@ pub const CSV_COLUMNS: &[&str] = &[
     "tokens_reasoning",
     "cost",
     "cost_nanousd",
+    "cost_input",
+    "cost_cached_input",
+    "cost_cache_write",
+    "cost_output",
     "priced",
+    "usage_source",
     "latency_ms",
     "ttft_ms",
     "attempts",
@@ -89,6 +94,12 @@ pub const UNPRICED: &str = "unpriced";
 pub fn csv_row(entry: &LogEntry) -> String {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let cost = |v: Option<String>| v.unwrap_or_else(|| UNPRICED.into());
+    // A part is unknown (empty) for calls recorded before the parts were kept.
+    let part = |pick: fn(&super::logs::CostBreakdown) -> f64| match (&entry.cost_breakdown, entry.priced) {
+        (Some(parts), _) => format!("{:.9}", pick(parts)),
+        (None, true) => String::new(),
+        (None, false) => UNPRICED.into(),
+    };
     let cells = [
         entry.id.to_string(),
         entry.request_id.clone(),
@@ -109,7 +120,12 @@ pub fn csv_row(entry: &LogEntry) -> String {
         entry.tokens_reasoning.to_string(),
         cost(entry.cost.map(|c| format!("{c:.9}"))),
         cost(entry.cost_nanousd.map(|c| c.to_string())),
+        part(|b| b.input),
+        part(|b| b.cached_input),
+        part(|b| b.cache_write),
+        part(|b| b.output),
         entry.priced.to_string(),
+        entry.usage_source.as_str().to_string(),
         entry.latency_ms.to_string(),
         entry.ttft_ms.map(|t| t.to_string()).unwrap_or_default(),
         entry.attempts.to_string(),

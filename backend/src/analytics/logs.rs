@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::report::usd;
 use crate::{
-    events::{FailedAttempt, RequestEvent},
+    events::{FailedAttempt, RequestEvent, UsageSource},
     ids::EventId,
 };
 
@@ -37,8 +37,14 @@ pub struct LogEntry {
     /// USD; null when the call is unpriced (its cost is unknown, not zero).
     pub cost: Option<f64>,
     pub cost_nanousd: Option<u64>,
+    /// The cost by part, in USD, adding up to `cost`; null when unpriced, and for
+    /// calls recorded before Tollgate kept the parts.
+    pub cost_breakdown: Option<CostBreakdown>,
     /// Whether the cost is known: false when the model had no price.
     pub priced: bool,
+    /// Where the token counts came from: `provider`, `estimated` (the provider
+    /// answered without usage, so Tollgate counted the prompt) or `none`.
+    pub usage_source: UsageSource,
     pub latency_ms: u64,
     pub ttft_ms: Option<u64>,
     pub attempts: u32,
@@ -47,12 +53,37 @@ pub struct LogEntry {
     pub failed_attempts: Vec<FailedAttempt>,
 }
 
+/// A call's cost by part, in USD.
+#[derive(Serialize, ToSchema, Debug, PartialEq)]
+pub struct CostBreakdown {
+    /// Prompt tokens neither read from nor written to the cache.
+    pub input: f64,
+    pub cached_input: f64,
+    pub cache_write: f64,
+    /// Completion tokens, reasoning included.
+    pub output: f64,
+}
+
+impl CostBreakdown {
+    fn of(e: &RequestEvent) -> Option<Self> {
+        let parts = [e.cost_input_nanousd, e.cost_cached_nanousd, e.cost_cache_write_nanousd, e.cost_output_nanousd];
+        let kept = parts.iter().sum::<u64>() == e.cost_nanousd;
+        (e.priced && kept).then(|| CostBreakdown {
+            input: usd(parts[0]),
+            cached_input: usd(parts[1]),
+            cache_write: usd(parts[2]),
+            output: usd(parts[3]),
+        })
+    }
+}
+
 pub fn timestamp(ts: DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl From<RequestEvent> for LogEntry {
     fn from(e: RequestEvent) -> Self {
+        let cost_breakdown = CostBreakdown::of(&e);
         LogEntry {
             id: e.id,
             request_id: e.request_id,
@@ -73,7 +104,9 @@ impl From<RequestEvent> for LogEntry {
             tokens_reasoning: e.tokens_reasoning,
             cost: e.priced.then(|| usd(e.cost_nanousd)),
             cost_nanousd: e.priced.then_some(e.cost_nanousd),
+            cost_breakdown,
             priced: e.priced,
+            usage_source: e.usage_source,
             latency_ms: e.latency_ms,
             ttft_ms: e.ttft_ms,
             attempts: e.attempts,

@@ -10,7 +10,7 @@ use std::{collections::HashMap, path::Path, sync::Arc};
 use anyhow::Context;
 use serde::Deserialize;
 
-pub use price::{Price, Usage};
+pub use price::{CostParts, Price, Usage};
 use providers::ProviderInfo;
 
 /// Longest model name accepted, in bytes.
@@ -69,6 +69,7 @@ struct ModelEntry {
     cached_input: Option<String>,
     cache_write: Option<String>,
     output: String,
+    reasoning: Option<String>,
     context_window: Option<u64>,
     max_output_tokens: Option<u64>,
 }
@@ -83,13 +84,15 @@ impl Catalog {
             let input = price::parse_per_million(&entry.input)?;
             let or_input =
                 |text: Option<&str>| text.map(price::parse_per_million).transpose().map(|p| p.unwrap_or(input));
+            let output = price::parse_per_million(&entry.output)?;
             let model = CatalogModel {
                 upstream_id: entry.upstream.unwrap_or_else(|| entry.id.clone()),
                 price: Price {
                     input,
                     cached_input: or_input(entry.cached_input.as_deref())?,
                     cache_write: or_input(entry.cache_write.as_deref())?,
-                    output: price::parse_per_million(&entry.output)?,
+                    output,
+                    reasoning: entry.reasoning.as_deref().map(price::parse_per_million).transpose()?.unwrap_or(output),
                 },
                 id: entry.id,
                 provider,
@@ -189,6 +192,28 @@ mod tests {
             (3_000_000, 300_000, 3_750_000, 15_000_000)
         );
         assert_eq!((sonnet.upstream_id.as_str(), sonnet.max_output_tokens), ("claude-sonnet-4-5", Some(64_000)));
+    }
+
+    #[test]
+    fn the_catalog_covers_the_current_models_of_every_provider() {
+        let catalog = Catalog::builtin().unwrap();
+        let models = catalog.models();
+        for (provider, at_least, current) in [
+            ("openai", 20, "gpt-5.5"),
+            ("anthropic", 10, "claude-opus-4-7"),
+            ("gemini", 6, "gemini-3.1-pro-preview"),
+            ("mistral", 8, "mistral-large-latest"),
+            ("groq", 6, "llama-3.3-70b-versatile"),
+            ("deepseek", 3, "deepseek-chat"),
+            ("xai", 5, "grok-4"),
+            ("openrouter", 12, "anthropic/claude-opus-4.7"),
+            ("together", 10, "deepseek-ai/DeepSeek-V3.1"),
+        ] {
+            let theirs: Vec<_> = models.iter().filter(|m| m.provider.name == provider).collect();
+            assert!(theirs.len() >= at_least, "{provider}: {} models", theirs.len());
+            assert!(theirs.iter().all(|m| m.price.input > 0 && m.price.output > 0), "{provider}: every model priced");
+            assert!(theirs.iter().any(|m| m.id == current), "{provider} serves {current}");
+        }
     }
 
     #[test]

@@ -62,6 +62,11 @@ diesel::table! {
         failed_attempts -> Nullable<Text>,
         tokens_cache_write -> BigInt,
         tokens_reasoning -> BigInt,
+        usage_source -> Text,
+        cost_input_nanousd -> BigInt,
+        cost_cached_nanousd -> BigInt,
+        cost_cache_write_nanousd -> BigInt,
+        cost_output_nanousd -> BigInt,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Request events: one per proxied call, handed to a bounded queue on the hot path
 //! and written in batches by a background writer to the analytics store.
 
+pub mod estimate;
 pub mod query;
 pub mod retention;
 pub mod sink;
@@ -57,8 +58,20 @@ pub struct RequestEvent {
     /// Reasoning tokens (part of `tokens_completion`).
     #[serde(default)]
     pub tokens_reasoning: u64,
-    /// Zero when the call is unpriced (see `priced`).
+    /// Zero when the call is unpriced (see `priced`); the sum of the parts below.
     pub cost_nanousd: u64,
+    /// Uncached prompt tokens' share of the cost.
+    #[serde(default)]
+    pub cost_input_nanousd: u64,
+    #[serde(default)]
+    pub cost_cached_nanousd: u64,
+    #[serde(default)]
+    pub cost_cache_write_nanousd: u64,
+    /// Completion tokens' share, reasoning included.
+    #[serde(default)]
+    pub cost_output_nanousd: u64,
+    #[serde(default)]
+    pub usage_source: UsageSource,
     /// Whether `cost_nanousd` is known: false when the model had no price, so an
     /// unknown cost is never taken for a free call. Events spooled by an older
     /// version lack the field and were all priced.
@@ -73,6 +86,42 @@ pub struct RequestEvent {
     /// last attempt, `model` what the client asked for.
     #[serde(default)]
     pub failed_attempts: Vec<FailedAttempt>,
+    /// A prompt the writer still has to count (`usage_source` estimated): never stored.
+    #[serde(skip)]
+    pub estimate: Option<Box<estimate::PromptEstimate>>,
+}
+
+/// Where a call's token counts came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageSource {
+    /// The provider reported them.
+    #[default]
+    Provider,
+    /// The provider answered without reporting usage (a stream cut short, a server
+    /// that sends none): the prompt was counted by Tollgate.
+    Estimated,
+    /// No provider answered (the gateway refused the call, or every attempt failed).
+    None,
+}
+
+impl UsageSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageSource::Provider => "provider",
+            UsageSource::Estimated => "estimated",
+            UsageSource::None => "none",
+        }
+    }
+
+    /// As stored; anything unknown reads as `provider`, what every older event was.
+    pub fn from_stored(text: &str) -> Self {
+        match text {
+            "estimated" => UsageSource::Estimated,
+            "none" => UsageSource::None,
+            _ => UsageSource::Provider,
+        }
+    }
 }
 
 /// One failed attempt of a call, in short.

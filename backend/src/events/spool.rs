@@ -214,6 +214,12 @@ mod tests {
             failed_attempts: Vec::new(),
             tokens_cache_write: 0,
             tokens_reasoning: 0,
+            estimate: None,
+            usage_source: Default::default(),
+            cost_input_nanousd: 0,
+            cost_cached_nanousd: 0,
+            cost_cache_write_nanousd: 0,
+            cost_output_nanousd: 0,
         }
     }
 

@@ -16,6 +16,7 @@ use tokio::{
 };
 
 use super::{
+    estimate,
     spool::{Chunk, Spool},
     EventSink, EventStore, RequestEvent,
 };
@@ -158,7 +159,8 @@ impl Writer {
 
     async fn accept(&mut self, event: RequestEvent) {
         if self.degraded() {
-            self.held.push(event);
+            // Held events may be spooled, which keeps no prompt to count: count it now.
+            self.held.extend(estimate::fill_off_thread(vec![event]).await);
             if self.held.len() >= self.rows {
                 self.spool_held();
             }
@@ -177,6 +179,7 @@ impl Writer {
         if !self.batch.is_empty() && self.opened.elapsed() >= self.period {
             self.flush().await;
         }
+        estimate::release_idle_tokenizer();
         self.spool_held();
         self.replay().await;
     }
@@ -186,7 +189,8 @@ impl Writer {
         if self.batch.is_empty() {
             return;
         }
-        let events = std::mem::take(&mut self.batch);
+        // Prompts a provider answered without reporting usage are counted first.
+        let events = estimate::fill_off_thread(std::mem::take(&mut self.batch)).await;
         let mut pause = Duration::from_millis(50);
         for attempt in 0..=INSERT_RETRIES {
             if attempt > 0 && !self.pause(pause).await {

@@ -2,7 +2,8 @@
 //! with usage numbers in the shape (and roughly the size) a real provider reports.
 //! With `tools` (and `tool_choice` not `none`), the answer calls the tool
 //! `tool_choice` names (else the first) with `{"query": <last user text>}`; after a
-//! tool result, it says what the tool said.
+//! tool result, it says what the tool said. A last user message holding `[cache]`
+//! reports 2,048 more prompt tokens, read from the cache (`cached_tokens`).
 
 use std::{
     borrow::Cow,
@@ -11,6 +12,9 @@ use std::{
 
 use serde::Deserialize;
 use serde_json::{json, value::RawValue, Value};
+
+/// Cached prompt tokens a `[cache]` request reports.
+pub const CACHED_TOKENS: u64 = 2048;
 
 /// Longest answer, in characters: a long prompt is echoed by its beginning, so
 /// the answer costs the same small memory whatever the request's size.
@@ -124,6 +128,8 @@ pub struct Answer {
     pub content: String,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Prompt tokens read from the cache (part of `prompt_tokens`).
+    pub cached_tokens: u64,
     /// A tool call instead of text: the tool's name and the arguments.
     pub tool_call: Option<(String, String)>,
 }
@@ -148,9 +154,10 @@ impl Answer {
             Some(result) => format!("The tool said: {result}"),
             None => last_user.clone().unwrap_or_else(|| "Hello from the mock provider.".to_string()),
         };
+        let cached_tokens = if last_user.as_deref().is_some_and(|t| t.contains("[cache]")) { CACHED_TOKENS } else { 0 };
         let tool_call = tool.map(|name| (name, json!({ "query": last_user.unwrap_or_default() }).to_string()));
         // Every message costs its text plus a few tokens of framing, as with OpenAI.
-        let prompt_tokens = 3 + request.messages.iter().map(|m| 4 + m.tokens().max(1)).sum::<u64>();
+        let prompt_tokens = 3 + request.messages.iter().map(|m| 4 + m.tokens().max(1)).sum::<u64>() + cached_tokens;
         let completion_tokens = match &tool_call {
             Some((name, arguments)) => estimate_tokens(name) + estimate_tokens(arguments),
             None => estimate_tokens(&content),
@@ -162,6 +169,7 @@ impl Answer {
             content,
             prompt_tokens,
             completion_tokens,
+            cached_tokens,
             tool_call,
         }
     }
@@ -175,7 +183,7 @@ impl Answer {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
         })
     }
 

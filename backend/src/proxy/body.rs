@@ -10,7 +10,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::OpenAiError;
 
 /// The memory request bodies may take at once, across all calls. A body holds
-/// its share while it is read and until the provider has it; a call that finds
+/// its share while it is read and until the provider has it (a body kept to count
+/// its prompt, until the call ends: see `events::estimate`); a call that finds
 /// the budget spent waits a little, then is told to come back (503), so a few
 /// huge requests cannot exhaust the process for every tenant.
 ///

@@ -13,11 +13,15 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{
     catalog::{Price, Usage},
     error::OpenAiError,
-    events::{truncate_message, EventSink, FailedAttempt, RequestEvent},
+    events::{
+        estimate::{is_openai_model, PromptEstimate, Sample},
+        truncate_message, EventSink, FailedAttempt, RequestEvent, UsageSource,
+    },
     gateways::GatewayAuth,
     ids::EventId,
 };
@@ -54,6 +58,12 @@ pub struct CallRecord {
     pub key_hint: Option<String>,
     /// Each attempt that failed before the one that answered (or failed last).
     pub failed_attempts: Vec<FailedAttempt>,
+    /// The request, shared (not copied), to count its prompt if the provider answers
+    /// without reporting usage; and its share of the request memory, held as long.
+    pub prompt_sample: Option<Sample>,
+    pub sample_memory: Option<OwnedSemaphorePermit>,
+    /// A provider accepted the call (a 2xx head).
+    pub answered: bool,
     pub ttft: Option<Duration>,
     sink: EventSink,
     shutdown: ShutdownFlag,
@@ -106,6 +116,9 @@ impl CallRecord {
             attempts: 0,
             key_hint: None,
             failed_attempts: Vec::new(),
+            prompt_sample: None,
+            sample_memory: None,
+            answered: false,
             ttft: None,
             sink,
             shutdown,
@@ -133,25 +146,38 @@ impl CallRecord {
         }
     }
 
-    /// Meters the call as ended with this status.
-    pub fn finish(mut self, status_code: u16, usage: Usage, failure: Option<Failure>) {
+    /// Meters the call as ended with this status, and the usage the provider
+    /// reported, if it did.
+    pub fn finish(mut self, status_code: u16, usage: Option<Usage>, failure: Option<Failure>) {
         self.emit(status_code, usage, failure);
     }
 
     /// Meters a call that failed with a gateway error.
     pub fn fail(self, error: &OpenAiError) {
-        self.finish(error.status.as_u16(), Usage::default(), Some(error.into()));
+        self.finish(error.status.as_u16(), None, Some(error.into()));
     }
 
-    fn emit(&mut self, status_code: u16, usage: Usage, failure: Option<Failure>) {
+    fn emit(&mut self, status_code: u16, reported: Option<Usage>, failure: Option<Failure>) {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
+        drop(self.sample_memory.take());
+        // Without the provider's usage, a prompt it answered is counted by the event
+        // writer; one it never answered cost nothing.
+        let (usage, usage_source, estimate) = match (reported, self.prompt_sample.take()) {
+            (Some(usage), _) => (usage, UsageSource::Provider, None),
+            (None, Some(request)) if self.answered => {
+                let openai = is_openai_model(self.provider, &self.upstream_model);
+                let estimate = PromptEstimate { request, openai, price: self.price };
+                (Usage::default(), UsageSource::Estimated, Some(Box::new(estimate)))
+            }
+            (None, _) => (Usage::default(), UsageSource::None, None),
+        };
         let ok = status_code < 400 && failure.is_none();
-        let cost_nanousd = self.price.map_or(0, |p| p.cost_nanousd(&usage));
+        let parts = self.price.map(|p| p.cost_parts(&usage)).unwrap_or_default();
         // A failed call that used no tokens cost nothing, price or not; an answered
         // call of an unpriced model is unpriced even when it reports no usage.
-        let priced = self.price.is_some() || (!ok && usage == Usage::default());
+        let priced = self.price.is_some() || (!ok && usage == Usage::default() && estimate.is_none());
         let (error_type, error_code, error_message) = match failure {
             Some(f) => (Some(f.kind), f.code, Some(truncate_message(&f.message))),
             None => (None, None, None),
@@ -177,7 +203,13 @@ impl CallRecord {
             tokens_cached: usage.cached,
             tokens_cache_write: usage.cache_write,
             tokens_reasoning: usage.reasoning,
-            cost_nanousd,
+            cost_nanousd: parts.total(),
+            cost_input_nanousd: parts.input,
+            cost_cached_nanousd: parts.cached_input,
+            cost_cache_write_nanousd: parts.cache_write,
+            cost_output_nanousd: parts.output,
+            usage_source,
+            estimate,
             priced,
             latency_ms: self.started.elapsed().as_millis() as u64,
             ttft_ms: self.ttft.map(|t| t.as_millis() as u64),
@@ -189,11 +221,11 @@ impl CallRecord {
 
     /// Meters a call that ended without its answer being delivered: the client
     /// went away (499, as nginx logs it), or shutdown cut it short (503).
-    pub fn abandon(mut self, usage: Usage) {
+    pub fn abandon(mut self, usage: Option<Usage>) {
         self.emit_abandoned(usage);
     }
 
-    fn emit_abandoned(&mut self, usage: Usage) {
+    fn emit_abandoned(&mut self, usage: Option<Usage>) {
         let (status, failure) = if self.shutdown.is_raised() {
             (503, Failure::new("api_error", "server_shutdown", "the gateway shut down before the call completed"))
         } else {
@@ -213,7 +245,7 @@ impl CallRecord {
 impl Drop for CallRecord {
     fn drop(&mut self) {
         if !self.done {
-            self.emit_abandoned(Usage::default());
+            self.emit_abandoned(None);
         }
     }
 }

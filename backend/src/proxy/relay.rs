@@ -84,8 +84,7 @@ async fn read_all(mut body: BodyStream, deadline: Instant, provider: &str) -> Re
 /// An Anthropic message's usage, read without the rest of it.
 #[derive(Deserialize)]
 struct AnthropicPeek {
-    #[serde(default)]
-    usage: AnthropicUsage,
+    usage: Option<AnthropicUsage>,
 }
 
 /// A whole (non-streamed, or failed) answer from a provider speaking `provider`,
@@ -118,18 +117,18 @@ pub async fn relay_whole(
         let (body, usage) = match (surface, provider) {
             (Protocol::OpenAi, Protocol::OpenAi) => {
                 let usage = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.usage);
-                (body, usage.map(Usage::from).unwrap_or_default())
+                (body, usage.map(Usage::from))
             }
             (Protocol::Anthropic, Protocol::Anthropic) => {
-                let usage = serde_json::from_slice::<AnthropicPeek>(&body).map(|p| p.usage).unwrap_or_default();
-                (body, usage.into())
+                let usage = serde_json::from_slice::<AnthropicPeek>(&body).ok().and_then(|p| p.usage);
+                (body, usage.map(Usage::from))
             }
             (Protocol::OpenAi, Protocol::Anthropic) => match anthropic_answer::completion(&body) {
-                Some((completion, usage)) => (Bytes::from(completion.to_string()), usage),
+                Some((completion, usage)) => (Bytes::from(completion.to_string()), Some(usage)),
                 None => return unreadable(record),
             },
             (Protocol::Anthropic, Protocol::OpenAi) => match openai_answer::message(&body) {
-                Some((message, usage)) => (Bytes::from(message.to_string()), usage),
+                Some((message, usage)) => (Bytes::from(message.to_string()), Some(usage)),
                 None => return unreadable(record),
             },
         };
@@ -156,7 +155,7 @@ pub async fn relay_whole(
     } else {
         HttpResponse::build(status).json(openai_answer::anthropic_error_body(status.as_u16(), &failure.message))
     };
-    record.finish(status.as_u16(), Usage::default(), Some(failure));
+    record.finish(status.as_u16(), None, Some(failure));
     response
 }
 
@@ -332,7 +331,7 @@ impl StreamDialect for AnthropicPassthrough {
         for data in data_lines(&event) {
             let Ok(peek) = serde_json::from_slice::<AnthropicEventPeek>(data) else { continue };
             match peek.kind.as_str() {
-                "message_start" => self.usage = peek.message.map(|m| m.usage).unwrap_or_default(),
+                "message_start" => self.usage = peek.message.and_then(|m| m.usage).unwrap_or_default(),
                 "message_delta" => self.usage = self.usage.updated(peek.usage.unwrap_or_default()),
                 "content_block_start" | "content_block_delta" => progress.started = true,
                 "message_stop" => progress.complete = true,
@@ -445,7 +444,7 @@ impl<D: StreamDialect> SseRelay<D> {
             ),
             None => (200, None),
         };
-        meter.record.finish(status, progress.usage.unwrap_or_default(), failure);
+        meter.record.finish(status, progress.usage, failure);
     }
 
     /// Ends the stream with `error`: metered, and told to the client in-band (the
@@ -510,7 +509,7 @@ impl<D> Drop for SseRelay<D> {
     /// usage the provider had reported by then.
     fn drop(&mut self) {
         if let Some(meter) = self.meter.take() {
-            meter.record.abandon(meter.progress.usage.unwrap_or_default());
+            meter.record.abandon(meter.progress.usage);
         }
     }
 }

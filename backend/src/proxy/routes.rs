@@ -34,6 +34,7 @@ use crate::{
     catalog::{price::Price, providers::Protocol, Catalog, Route},
     config::UnpricedModels,
     error::OpenAiError,
+    events::estimate::Sample,
     events::EventSink,
     gateways::{Fallbacks, GatewayCache},
     ids::EventId,
@@ -246,7 +247,10 @@ async fn proxy_call(
             None => summary,
         };
         match sent {
-            Ok(reply) if !more || !retryable(reply.status) => break (reply, protocol),
+            Ok(reply) if !more || !retryable(reply.status) => {
+                record.answered = reply.status.is_success();
+                break (reply, protocol);
+            }
             Ok(reply) => {
                 let key = reply.key_hint.clone();
                 let summary = failure_summary(reply, deadline, protocol).await;
@@ -262,9 +266,15 @@ async fn proxy_call(
     };
     let (stream, wants_usage) = (chat.stream, chat.wants_usage);
     drop(chat);
+    // The body is kept (within its share of the request memory) to count its prompt
+    // should the provider not report usage; a huge one only by its size.
+    record.prompt_sample = Some(Sample::of(&body));
+    if matches!(record.prompt_sample, Some(Sample::Body(_))) {
+        record.sample_memory = Some(body_memory);
+    } else {
+        drop(body_memory);
+    }
     drop(body);
-    // The provider has the body: its memory goes back to the budget.
-    drop(body_memory);
     if stream && reply.status.is_success() {
         timing.upstream_ends();
         let limits = proxy.stream_limits;

@@ -7,7 +7,7 @@ use chrono::{Duration as Days, Utc};
 use serde_json::{json, Value};
 use tollgate::{
     db::Db,
-    events::{stores::SqlEventStore, EventStore, FailedAttempt, RequestEvent},
+    events::{stores::SqlEventStore, EventStore, FailedAttempt, RequestEvent, UsageSource},
     ids::{EventId, GatewayId, UserId},
 };
 
@@ -196,6 +196,12 @@ pub fn event(gateway: GatewayId, user: UserId, days_ago: i64, latency_ms: u64, o
         },
         tokens_cache_write: latency_ms % 3,
         tokens_reasoning: latency_ms % 5,
+        estimate: None,
+        usage_source: if ok { UsageSource::Provider } else { UsageSource::None },
+        cost_input_nanousd: 1_000_000 + latency_ms,
+        cost_cached_nanousd: 0,
+        cost_cache_write_nanousd: 0,
+        cost_output_nanousd: 234_567,
     }
 }
 

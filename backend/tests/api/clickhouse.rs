@@ -21,7 +21,7 @@ use tollgate::{
             clickhouse::{migrations, server_client},
             ClickHouseEventStore, SqlEventStore,
         },
-        EventFilter, EventStore, FailedAttempt, Order, RequestEvent,
+        EventFilter, EventStore, FailedAttempt, Order, RequestEvent, UsageSource,
     },
     ids::{EventId, GatewayId, UserId},
 };
@@ -80,6 +80,12 @@ pub fn history(gateway: GatewayId, user: UserId, count: u64) -> Vec<RequestEvent
                 },
                 tokens_cache_write: if ok && i % 4 == 0 { 8 } else { 0 },
                 tokens_reasoning: if ok && i % 6 == 0 { 5 } else { 0 },
+                estimate: None,
+                usage_source: if i % 9 == 4 { UsageSource::Estimated } else { UsageSource::Provider },
+                cost_input_nanousd: if ok && priced { 1_000 + (i * 104_729) % 9_000_000 } else { 0 },
+                cost_cached_nanousd: 0,
+                cost_cache_write_nanousd: 0,
+                cost_output_nanousd: 0,
             }
         })
         .collect()

@@ -20,7 +20,7 @@ use tollgate::{
             },
             SqlEventStore,
         },
-        Cursor, EventFilter, EventStore, Order, RequestEvent, StatusFilter, Summary,
+        Cursor, EventFilter, EventStore, Order, RequestEvent, StatusFilter, Summary, UsageSource,
     },
     ids::{GatewayId, UserId},
 };
@@ -74,6 +74,9 @@ fn insert(events: &[RequestEvent]) -> String {
                 "ttft_ms": e.ttft_ms, "attempts": e.attempts, "key_hint": e.key_hint,
                 "failed_attempts": failed_attempts_to_text(&e.failed_attempts).unwrap_or_default(),
                 "tokens_cache_write": e.tokens_cache_write, "tokens_reasoning": e.tokens_reasoning,
+                "usage_source": e.usage_source.as_str(), "cost_input_nanousd": e.cost_input_nanousd,
+                "cost_cached_nanousd": e.cost_cached_nanousd, "cost_cache_write_nanousd": e.cost_cache_write_nanousd,
+                "cost_output_nanousd": e.cost_output_nanousd,
             })
             .to_string()
         })
@@ -155,6 +158,12 @@ fn event(r: &[Value]) -> RequestEvent {
         failed_attempts: failed_attempts_from_text(r[24].as_str()),
         tokens_cache_write: uint(&r[25]),
         tokens_reasoning: uint(&r[26]),
+        usage_source: UsageSource::from_stored(r[27].as_str().unwrap()),
+        cost_input_nanousd: uint(&r[28]),
+        cost_cached_nanousd: uint(&r[29]),
+        cost_cache_write_nanousd: uint(&r[30]),
+        cost_output_nanousd: uint(&r[31]),
+        estimate: None,
     }
 }
 

@@ -20,3 +20,4 @@ mod operations;
 mod pipeline;
 mod storage;
 mod timing;
+mod usage;

@@ -1,7 +1,7 @@
 //! The embedded analytics store: a `request_events` table in the relational
 //! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
 
-use crate::events::{failed_attempts_from_text, failed_attempts_to_text};
+use crate::events::{failed_attempts_from_text, failed_attempts_to_text, UsageSource};
 use async_trait::async_trait;
 use diesel::{
     backend::Backend,
@@ -64,6 +64,11 @@ struct EventRow {
     failed_attempts: Option<String>,
     tokens_cache_write: i64,
     tokens_reasoning: i64,
+    usage_source: String,
+    cost_input_nanousd: i64,
+    cost_cached_nanousd: i64,
+    cost_cache_write_nanousd: i64,
+    cost_output_nanousd: i64,
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -100,6 +105,11 @@ impl From<&RequestEvent> for EventRow {
             failed_attempts: failed_attempts_to_text(&e.failed_attempts),
             tokens_cache_write: to_i64(e.tokens_cache_write),
             tokens_reasoning: to_i64(e.tokens_reasoning),
+            usage_source: e.usage_source.as_str().to_string(),
+            cost_input_nanousd: to_i64(e.cost_input_nanousd),
+            cost_cached_nanousd: to_i64(e.cost_cached_nanousd),
+            cost_cache_write_nanousd: to_i64(e.cost_cache_write_nanousd),
+            cost_output_nanousd: to_i64(e.cost_output_nanousd),
         }
     }
 }
@@ -130,12 +140,18 @@ impl TryFrom<EventRow> for RequestEvent {
             tokens_cache_write: r.tokens_cache_write.max(0) as u64,
             tokens_reasoning: r.tokens_reasoning.max(0) as u64,
             cost_nanousd: r.cost_nanousd.max(0) as u64,
+            cost_input_nanousd: r.cost_input_nanousd.max(0) as u64,
+            cost_cached_nanousd: r.cost_cached_nanousd.max(0) as u64,
+            cost_cache_write_nanousd: r.cost_cache_write_nanousd.max(0) as u64,
+            cost_output_nanousd: r.cost_output_nanousd.max(0) as u64,
+            usage_source: UsageSource::from_stored(&r.usage_source),
             priced: r.priced != 0,
             latency_ms: r.latency_ms.max(0) as u64,
             ttft_ms: r.ttft_ms.map(|t| t.max(0) as u64),
             attempts: u32::try_from(r.attempts.max(0))?,
             key_hint: r.key_hint,
             failed_attempts: failed_attempts_from_text(r.failed_attempts.as_deref()),
+            estimate: None,
         })
     }
 }
@@ -292,7 +308,7 @@ fn summarize(conn: &mut DbConn, kind: DbKind, filter: &EventFilter) -> QueryResu
 const EVENT_COLUMNS: &str = "id, request_id, gateway_id, user_id, ts_ms, endpoint, model, upstream_model, provider, \
     streaming, status_code, ok, error_type, error_code, error_message, tokens_prompt, tokens_completion, \
     tokens_cached, cost_nanousd, priced, latency_ms, ttft_ms, attempts, key_hint, failed_attempts, tokens_cache_write, \
-    tokens_reasoning";
+    tokens_reasoning, usage_source, cost_input_nanousd, cost_cached_nanousd, cost_cache_write_nanousd, cost_output_nanousd";
 
 fn page(
     conn: &mut DbConn,
@@ -310,7 +326,7 @@ fn page(
 /// Inserts `rows` with statements of 64, 8 and 1 rows. A statement of a fixed
 /// number of rows is prepared once per connection and reused (diesel caches it); one
 /// of a varying number would be parsed and planned again for every batch, which
-/// costs more than the writing. 27 columns x 64 rows stays well under both
+/// costs more than the writing. 32 columns x 64 rows stays well under both
 /// backends' bind limits.
 ///
 /// Between statements the thread gives its core back: on a busy machine a call

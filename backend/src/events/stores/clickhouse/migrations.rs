@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("002_daily_rollup.sql", include_str!("../../../../../migrations/clickhouse/002_daily_rollup.sql")),
     ("003_event_pricing.sql", include_str!("../../../../../migrations/clickhouse/003_event_pricing.sql")),
     ("004_event_attempts.sql", include_str!("../../../../../migrations/clickhouse/004_event_attempts.sql")),
+    ("005_event_cost_parts.sql", include_str!("../../../../../migrations/clickhouse/005_event_cost_parts.sql")),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -7,7 +7,7 @@
 pub mod migrations;
 pub mod queries;
 
-use crate::events::{failed_attempts_from_text, failed_attempts_to_text};
+use crate::events::{failed_attempts_from_text, failed_attempts_to_text, UsageSource};
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
@@ -141,6 +141,11 @@ struct InsertRow<'a> {
     failed_attempts: String,
     tokens_cache_write: u64,
     tokens_reasoning: u64,
+    usage_source: &'static str,
+    cost_input_nanousd: u64,
+    cost_cached_nanousd: u64,
+    cost_cache_write_nanousd: u64,
+    cost_output_nanousd: u64,
 }
 
 /// Uuids rendered into stack buffers, so a row borrows instead of allocating.
@@ -182,6 +187,11 @@ impl IdText {
             failed_attempts: failed_attempts_to_text(&e.failed_attempts).unwrap_or_default(),
             tokens_cache_write: e.tokens_cache_write,
             tokens_reasoning: e.tokens_reasoning,
+            usage_source: e.usage_source.as_str(),
+            cost_input_nanousd: e.cost_input_nanousd,
+            cost_cached_nanousd: e.cost_cached_nanousd,
+            cost_cache_write_nanousd: e.cost_cache_write_nanousd,
+            cost_output_nanousd: e.cost_output_nanousd,
         }
     }
 }
@@ -216,6 +226,11 @@ struct EventRow {
     failed_attempts: String,
     tokens_cache_write: u64,
     tokens_reasoning: u64,
+    usage_source: String,
+    cost_input_nanousd: u64,
+    cost_cached_nanousd: u64,
+    cost_cache_write_nanousd: u64,
+    cost_output_nanousd: u64,
 }
 
 impl TryFrom<EventRow> for RequestEvent {
@@ -244,12 +259,18 @@ impl TryFrom<EventRow> for RequestEvent {
             tokens_cache_write: r.tokens_cache_write,
             tokens_reasoning: r.tokens_reasoning,
             cost_nanousd: r.cost_nanousd,
+            cost_input_nanousd: r.cost_input_nanousd,
+            cost_cached_nanousd: r.cost_cached_nanousd,
+            cost_cache_write_nanousd: r.cost_cache_write_nanousd,
+            cost_output_nanousd: r.cost_output_nanousd,
+            usage_source: UsageSource::from_stored(&r.usage_source),
             priced: r.priced != 0,
             latency_ms: r.latency_ms,
             ttft_ms: r.ttft_ms,
             attempts: r.attempts,
             key_hint: r.key_hint,
             failed_attempts: failed_attempts_from_text(Some(&r.failed_attempts)),
+            estimate: None,
         })
     }
 }

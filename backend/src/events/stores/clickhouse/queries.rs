@@ -22,7 +22,7 @@ pub const DEDUPLICATION_WINDOW: u32 = 10_000;
 pub const EVENT_COLUMNS: &str = "id, request_id, gateway_id, user_id, ts_ms, endpoint, model, upstream_model, \
     provider, streaming, status_code, ok, error_type, error_message, tokens_prompt, tokens_completion, tokens_cached, \
     cost_nanousd, latency_ms, ttft_ms, attempts, key_hint, error_code, priced, failed_attempts, tokens_cache_write, \
-    tokens_reasoning";
+    tokens_reasoning, usage_source, cost_input_nanousd, cost_cached_nanousd, cost_cache_write_nanousd, cost_output_nanousd";
 
 /// (day, model) groups from the raw events, in `GroupRow`'s order. Keys get aliases
 /// of their own: an alias named like a column would shadow that column in WHERE.
