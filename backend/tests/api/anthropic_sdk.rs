@@ -2,11 +2,9 @@
 //! `base_url` and `api_key`: for Claude (relayed) and for other providers'
 //! models (translated), streaming and not, tools included.
 
-use std::path::PathBuf;
+use serde_json::json;
 
-use serde_json::{json, Value};
-
-use crate::helpers::{test_python, TestApp};
+use crate::helpers::{run_sdk_script, test_python, TestApp};
 
 #[tokio::test]
 async fn the_official_anthropic_python_sdk_works_with_base_url_and_api_key() {
@@ -14,17 +12,7 @@ async fn the_official_anthropic_python_sdk_works_with_base_url_and_api_key() {
     let app = TestApp::spawn().await;
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "anthropic-sdk").await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/anthropic_sdk_check.py");
-    let output = tokio::process::Command::new(python)
-        .arg(script)
-        .env("TOLLGATE_URL", app.at(""))
-        .env("TOLLGATE_GATEWAY_SECRET", &gateway.secret)
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    let calls: Vec<Value> =
-        String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let calls = run_sdk_script(&python, "anthropic_sdk_check.py", &app, &gateway).await;
     let call = |name: &str| calls.iter().find(|c| c["call"] == name).unwrap_or_else(|| panic!("{name} missing"));
 
     for model in ["claude-sonnet-4-5", "mock/echo"] {

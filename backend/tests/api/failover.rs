@@ -152,13 +152,11 @@ async fn a_provider_that_sends_no_head_in_time_is_a_timeout_then_a_fallback() {
 
     // On the Messages surface the same timeout has Anthropic's shape.
     let response = app
-        .client
-        .post(app.at("/v1/messages"))
-        .header("x-api-key", &gateway.secret)
-        .json(&json!({"model": "openai/gpt-hang", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
-        .send()
-        .await
-        .unwrap();
+        .messages(
+            &gateway,
+            &json!({"model": "openai/gpt-hang", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
     assert_eq!(response.status(), 504);
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["type"], "timeout_error");
 

@@ -51,6 +51,23 @@ pub fn test_python(module: &str) -> Option<std::path::PathBuf> {
     None
 }
 
+/// Runs `tests/python/<script>` with the test virtualenv's `python`, the gateway's
+/// base URL in `TOLLGATE_URL` (`/v1` in `TOLLGATE_BASE_URL`, as OpenAI's SDK wants it)
+/// and its secret in `TOLLGATE_GATEWAY_SECRET`: the JSON line the script printed for each call.
+pub async fn run_sdk_script(python: &std::path::Path, script: &str, app: &TestApp, gateway: &Gateway) -> Vec<Value> {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .env("TOLLGATE_URL", app.at(""))
+        .env("TOLLGATE_BASE_URL", app.at("/v1"))
+        .env("TOLLGATE_GATEWAY_SECRET", &gateway.secret)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "SDK script failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// The PostgreSQL server tests use, or `None` (skip) outside CI.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL") {
@@ -259,6 +276,18 @@ impl TestApp {
     /// A chat completion with the gateway secret as the OpenAI SDK sends it.
     pub async fn chat(&self, gateway: &Gateway, body: Value) -> reqwest::Response {
         self.client.post(self.at("/v1/chat/completions")).bearer_auth(&gateway.secret).json(&body).send().await.unwrap()
+    }
+
+    /// A Messages API call as Anthropic's SDKs make it: the gateway secret in `x-api-key`.
+    pub async fn messages(&self, gateway: &Gateway, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.at("/v1/messages"))
+            .header("x-api-key", &gateway.secret)
+            .header("anthropic-version", "2023-06-01")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Waits until the gateway's logs hold `count` calls (the writer flushes every 50 ms in tests).

@@ -5,19 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{Gateway, TestApp, ANTHROPIC_OPERATOR_KEY};
-
-/// A Messages API call as Anthropic's SDK makes it: the gateway secret in `x-api-key`.
-async fn messages(app: &TestApp, gateway: &Gateway, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.at("/v1/messages"))
-        .header("x-api-key", &gateway.secret)
-        .header("anthropic-version", "2023-06-01")
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{TestApp, ANTHROPIC_OPERATOR_KEY};
 
 /// `(event name, data)` of an Anthropic SSE body.
 fn events(body: &str) -> Vec<(String, Value)> {
@@ -116,8 +104,7 @@ async fn any_other_model_is_translated_both_ways() {
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "translated").await;
 
-    let response = messages(
-        &app,
+    let response = app.messages(
         &gateway,
         &json!({"model": "mock/echo", "max_tokens": 50, "system": "Be brief.", "messages": [{"role": "user", "content": "Hi from Claude Code"}]}),
     )
@@ -132,8 +119,7 @@ async fn any_other_model_is_translated_both_ways() {
     // A streamed tool call from an OpenAI-compatible provider, as Anthropic's events.
     let tools =
         json!([{"name": "search", "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}}}]);
-    let response = messages(
-        &app,
+    let response = app.messages(
         &gateway,
         &json!({"model": "gpt-4o-mini", "max_tokens": 50, "stream": true, "tools": tools, "tool_choice": {"type": "any"},
             "messages": [{"role": "user", "content": "cats"}]}),
@@ -185,42 +171,38 @@ async fn errors_on_this_surface_have_anthropics_shape() {
     assert_eq!(response.status(), 401);
     assert_anthropic_error(&response.json().await.unwrap(), "authentication_error");
 
-    let response = messages(&app, &gateway, &hello("no-such-model")).await;
+    let response = app.messages(&gateway, &hello("no-such-model")).await;
     assert_eq!(response.status(), 404);
     assert_anthropic_error(&response.json().await.unwrap(), "not_found_error");
 
-    let response = messages(
-        &app,
-        &gateway,
-        &json!({"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .await;
+    let response = app
+        .messages(&gateway, &json!({"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_anthropic_error(&body, "invalid_request_error");
     assert!(body["error"]["message"].as_str().unwrap().contains("max_tokens"));
 
-    let response = messages(
-        &app,
-        &gateway,
-        &json!({"model": "claude-haiku-4-5", "max_tokens": 5, "messages": [{"role": "system", "content": "hi"}]}),
-    )
-    .await;
+    let response = app
+        .messages(
+            &gateway,
+            &json!({"model": "claude-haiku-4-5", "max_tokens": 5, "messages": [{"role": "system", "content": "hi"}]}),
+        )
+        .await;
     assert_eq!(response.status(), 400, "system goes at the top level, not in messages");
 
     // Anthropic's own error passes as it came; an OpenAI provider's is put in Anthropic's shape.
-    let response = messages(&app, &gateway, &hello("anthropic/claude-fail-529")).await;
+    let response = app.messages(&gateway, &hello("anthropic/claude-fail-529")).await;
     assert_eq!(response.status(), 529);
     assert_anthropic_error(&response.json().await.unwrap(), "overloaded_error");
-    let response = messages(&app, &gateway, &hello("openai/gpt-fail-429")).await;
+    let response = app.messages(&gateway, &hello("openai/gpt-fail-429")).await;
     assert_eq!(response.status(), 429);
     let body: Value = response.json().await.unwrap();
     assert_anthropic_error(&body, "rate_limit_error");
     assert_eq!(body["error"]["message"], "Simulated failure 429");
 
     // Server tools run only on Anthropic's models.
-    let response = messages(
-        &app,
+    let response = app.messages(
         &gateway,
         &json!({"model": "gpt-4o-mini", "max_tokens": 5, "tools": [{"type": "web_search_20250305", "name": "web_search"}],
             "messages": [{"role": "user", "content": "hi"}]}),

@@ -50,14 +50,8 @@ async fn anthropic_cache_reads_and_writes_are_priced_apart_exactly() {
     let app = TestApp::spawn().await;
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "claude-cache").await;
-    let response = app
-        .client
-        .post(app.at("/v1/messages"))
-        .header("x-api-key", &gateway.secret)
-        .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "[cache] a long system prompt"}]}))
-        .send()
-        .await
-        .unwrap();
+    let request = json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "[cache] a long system prompt"}]});
+    let response = app.messages(&gateway, &request).await;
     let usage = response.json::<Value>().await.unwrap()["usage"].clone();
     let (input, output) = (usage["input_tokens"].as_u64().unwrap(), usage["output_tokens"].as_u64().unwrap());
 
