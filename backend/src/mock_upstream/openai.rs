@@ -189,34 +189,20 @@ impl Answer {
 
     /// The non-streaming response body.
     pub fn completion(&self) -> Value {
-        if let Some((name, arguments)) = &self.tool_call {
-            let call = json!({"id": self.tool_call_id(), "type": "function", "function": {"name": name, "arguments": arguments}});
-            return json!({
-                "id": self.id,
-                "object": "chat.completion",
-                "created": self.created,
-                "model": self.model,
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": null, "tool_calls": [call]},
-                    "logprobs": null,
-                    "finish_reason": "tool_calls",
-                }],
-                "usage": self.usage(),
-                "system_fingerprint": "fp_mock",
-            });
-        }
+        let (message, finish_reason) = match &self.tool_call {
+            Some((name, arguments)) => {
+                let call = json!({"id": self.tool_call_id(), "type": "function",
+                    "function": {"name": name, "arguments": arguments}});
+                (json!({"role": "assistant", "content": null, "tool_calls": [call]}), "tool_calls")
+            }
+            None => (json!({"role": "assistant", "content": self.content}), "stop"),
+        };
         json!({
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": self.content},
-                "logprobs": null,
-                "finish_reason": "stop",
-            }],
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason}],
             "usage": self.usage(),
             "system_fingerprint": "fp_mock",
         })

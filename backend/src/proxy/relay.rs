@@ -24,7 +24,7 @@ use tokio::time::Sleep;
 use super::{
     record::{CallRecord, Failure},
     timing::ServerTiming,
-    translate::{anthropic_answer, anthropic_stream::stream_error_status, openai_answer, openai_stream},
+    translate::{anthropic_answer, anthropic_stream::stream_failure, openai_answer, openai_stream},
     upstream::{BodyStream, Reply},
     usage::{AnthropicUsage, OpenAiUsage},
 };
@@ -135,16 +135,7 @@ pub async fn relay_whole(
         record.finish(status.as_u16(), usage, None);
         return HttpResponse::build(status).content_type(content_type).body(body);
     }
-    let (failure, described) = match provider {
-        Protocol::OpenAi => {
-            let error = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.error);
-            (describe_error(error.as_ref(), status), error.is_some())
-        }
-        Protocol::Anthropic => match anthropic_answer::error(&body) {
-            Some((kind, message)) => (Failure { code: Some(kind.clone()), kind, message }, true),
-            None => (describe_error(None, status), false),
-        },
-    };
+    let (failure, described) = provider_failure(&body, status, provider);
     let response = if !described {
         OpenAiError::upstream_failed(provider_name, status.as_u16()).response_for(surface)
     } else if surface == provider {
@@ -157,6 +148,21 @@ pub async fn relay_whole(
     };
     record.finish(status.as_u16(), None, Some(failure));
     response
+}
+
+/// A provider's error answer, read in the protocol it speaks: the failure, and
+/// whether the body described one (else only its status does).
+fn provider_failure(body: &[u8], status: StatusCode, provider: Protocol) -> (Failure, bool) {
+    match provider {
+        Protocol::OpenAi => {
+            let error = serde_json::from_slice::<Peek>(body).ok().and_then(|p| p.error);
+            (describe_error(error.as_ref(), status), error.is_some())
+        }
+        Protocol::Anthropic => match anthropic_answer::error(body) {
+            Some((kind, message)) => (Failure { code: Some(kind.clone()), kind, message }, true),
+            None => (describe_error(None, status), false),
+        },
+    }
 }
 
 /// A short account of a provider's refusal that Tollgate moves on from (to a
@@ -176,15 +182,7 @@ pub async fn failure_summary(reply: Reply, deadline: Instant, provider: Protocol
     };
     let soon = deadline.min(Instant::now() + Duration::from_secs(2));
     let body = tokio::time::timeout_at(soon.into(), read).await.unwrap_or_default();
-    let failure = match provider {
-        Protocol::OpenAi => {
-            describe_error(serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.error).as_ref(), status)
-        }
-        Protocol::Anthropic => match anthropic_answer::error(&body) {
-            Some((kind, message)) => Failure { code: None, kind, message },
-            None => describe_error(None, status),
-        },
-    };
+    let (failure, _) = provider_failure(&body, status, provider);
     let summary = format!("{} {}: {}", status.as_u16(), failure.kind, failure.message);
     match summary.char_indices().nth(200) {
         Some((cut, _)) => format!("{}…", &summary[..cut]),
@@ -335,13 +333,7 @@ impl StreamDialect for AnthropicPassthrough {
                 "message_delta" => self.usage = self.usage.updated(peek.usage.unwrap_or_default()),
                 "content_block_start" | "content_block_delta" => progress.started = true,
                 "message_stop" => progress.complete = true,
-                "error" => {
-                    let error = peek.error.unwrap_or_default();
-                    let kind = error.get("type").and_then(Value::as_str).unwrap_or("api_error");
-                    let message = error.get("message").and_then(Value::as_str).unwrap_or("provider reported an error");
-                    let failure = Failure::new(kind, "upstream_stream_error", message);
-                    progress.failure = Some((stream_error_status(kind), failure));
-                }
+                "error" => progress.failure = Some(stream_failure(&peek.error.unwrap_or_default())),
                 _ => continue,
             }
             progress.usage = Some(self.usage.into());

@@ -26,7 +26,7 @@ use super::{
     translate::{
         anthropic_request, anthropic_stream::AnthropicToOpenAi, openai_request, openai_stream::OpenAiToAnthropic,
     },
-    upstream::{retryable, Call, UpstreamPath, Upstreams},
+    upstream::{attempt_summary, retryable, Call, UpstreamPath, Upstreams},
 };
 use bytes::Bytes;
 
@@ -34,7 +34,7 @@ use crate::{
     catalog::{price::Price, providers::Protocol, Catalog, Route},
     config::UnpricedModels,
     error::OpenAiError,
-    events::estimate::Sample,
+    events::estimate::{count_prompt, PromptEstimate, Sample},
     events::EventSink,
     gateways::{Fallbacks, GatewayCache},
     ids::EventId,
@@ -230,38 +230,31 @@ async fn proxy_call(
         let call =
             Call { provider: route.provider, path: UpstreamPath::Generate, headers: &forward, fallback_next: more };
         let sent = proxy.upstreams.send(call, upstream_body, provider_key, deadline).await;
-        let attempts = match &sent {
-            Ok(reply) => reply.attempts,
-            Err(failure) => failure.attempts,
+        let (attempts, earlier, key_hint) = match &sent {
+            Ok(reply) => (reply.attempts, &reply.failed, &reply.key_hint),
+            Err(failure) => (failure.attempts, &failure.failed, &failure.key_hint),
         };
         record.attempts += attempts;
-        let (earlier, key_hint) = match &sent {
-            Ok(reply) => (&reply.failed, &reply.key_hint),
-            Err(failure) => (&failure.failed, &failure.key_hint),
-        };
         record.note_failures(earlier);
         record.key_hint = key_hint.clone();
-        // The last attempt at this model, when another model is tried after it.
-        let with_key = |summary: String, key: &Option<String>| match key {
-            Some(hint) => format!("key {hint}: {summary}"),
-            None => summary,
-        };
+        // The last attempt at this model, noted when another model is tried after it.
         match sent {
             Ok(reply) if !more || !retryable(reply.status) => {
                 record.answered = reply.status.is_success();
                 break (reply, protocol);
             }
             Ok(reply) => {
-                let key = reply.key_hint.clone();
                 let summary = failure_summary(reply, deadline, protocol).await;
-                record.note_failure(with_key(summary, &key));
+                record.note_failure(attempt_summary(record.key_hint.as_deref(), summary));
             }
             Err(failure) if !more => {
                 timing.upstream_ends();
                 let error = failure.error(record.provider);
                 return fail(record, error);
             }
-            Err(failure) => record.note_failure(with_key(failure.kind.label().to_string(), &failure.key_hint)),
+            Err(failure) => {
+                record.note_failure(attempt_summary(record.key_hint.as_deref(), failure.kind.label().to_string()))
+            }
         }
     };
     let (stream, wants_usage) = (chat.stream, chat.wants_usage);
@@ -337,13 +330,10 @@ pub async fn count_tokens(req: HttpRequest, payload: web::Payload, proxy: web::D
         _ => return fail(OpenAiError::model_not_found(&request.model)),
     };
     if route.provider.protocol() != Protocol::Anthropic {
-        let estimate = ["system", "messages", "tools"]
-            .iter()
-            .filter_map(|name| request.field(name))
-            .map(|raw| raw.chars().count() as u64)
-            .sum::<u64>()
-            .div_ceil(4);
-        return finish(HttpResponse::Ok().json(serde_json::json!({ "input_tokens": estimate })), None, &timing);
+        // The estimate a call without usage gets, at four characters a token.
+        let estimate = PromptEstimate { request: Sample::of(&body), openai: false, price: None };
+        let tokens = count_prompt(&estimate);
+        return finish(HttpResponse::Ok().json(serde_json::json!({ "input_tokens": tokens })), None, &timing);
     }
     let upstream_body = request.upstream_body(&body, &route.upstream_id);
     let forward = anthropic_headers(&req);

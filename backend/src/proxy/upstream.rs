@@ -284,15 +284,16 @@ impl Upstreams {
                 Ok(Ok(response)) => {
                     let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
                     self.metrics.upstream_requests.with_label_values(&[provider.name, status_class(status)]).inc();
-                    let asked_rest = retry_after(response.headers());
+                    let asked_rest = if retryable(status) { retry_after(response.headers()) } else { None };
                     let content_type = response.headers().get(header::CONTENT_TYPE).and_then(content_type);
                     let body = BodyDataStream::new(response.into_body()).map_err(|e| e.to_string());
+                    // The key hint and earlier failures are filled in when the reply is returned.
                     let reply = Reply {
                         status,
                         content_type,
                         body: Box::pin(body),
                         attempts,
-                        key_hint: key_hint.clone(),
+                        key_hint: None,
                         failed: Vec::new(),
                     };
                     (Ok(reply), asked_rest)
@@ -303,7 +304,7 @@ impl Upstreams {
             let summary = match &outcome {
                 Ok(reply) if !retryable(reply.status) => {
                     let mut reply = outcome.expect("an answer");
-                    reply.failed = failed;
+                    (reply.key_hint, reply.failed) = (key_hint, failed);
                     return Ok(reply);
                 }
                 Ok(reply) => {
@@ -342,19 +343,24 @@ impl Upstreams {
             if give_up {
                 return match outcome {
                     Ok(mut reply) => {
-                        reply.failed = failed;
+                        (reply.key_hint, reply.failed) = (key_hint, failed);
                         Ok(reply)
                     }
                     Err(kind) => Err(SendFailure { kind, attempts, key_hint, failed }),
                 };
             }
-            failed.push(match &key_hint {
-                Some(hint) => format!("key {hint}: {summary}"),
-                None => summary,
-            });
+            failed.push(attempt_summary(key_hint.as_deref(), summary));
             drop(outcome);
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// A failed attempt in short, with the key it used (`key …abcd: 429`).
+pub fn attempt_summary(key_hint: Option<&str>, summary: String) -> String {
+    match key_hint {
+        Some(hint) => format!("key {hint}: {summary}"),
+        None => summary,
     }
 }
 

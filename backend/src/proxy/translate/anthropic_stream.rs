@@ -16,7 +16,10 @@
 use bytes::{BufMut, BytesMut};
 use serde_json::{json, Value};
 
-use super::{anthropic_answer::finish_reason, now_secs};
+use super::{
+    anthropic_answer::{finish_reason, openai_error_body},
+    now_secs,
+};
 use crate::proxy::{
     record::Failure,
     relay::{data_lines, StreamDialect, StreamProgress},
@@ -128,12 +131,9 @@ impl AnthropicToOpenAi {
                 out.put_slice(b"data: [DONE]\n\n");
             }
             "error" => {
-                let kind = data["error"]["type"].as_str().unwrap_or("api_error");
-                let message = data["error"]["message"].as_str().unwrap_or("the provider reported an error mid-stream");
-                progress.failure =
-                    Some((stream_error_status(kind), Failure::new(kind, "upstream_stream_error", message)));
-                let error = json!({"error": {"message": message, "type": kind, "param": null, "code": kind}});
-                write_data(out, &error);
+                let (status, failure) = stream_failure(&data["error"]);
+                write_data(out, &openai_error_body(&failure.kind, &failure.message));
+                progress.failure = Some((status, failure));
             }
             _ => {}
         }
@@ -144,14 +144,18 @@ fn usage(value: &Value) -> AnthropicUsage {
     serde_json::from_value(value.clone()).unwrap_or_default()
 }
 
-/// The status recorded for an error Anthropic reports inside a stream.
-pub fn stream_error_status(kind: &str) -> u16 {
-    match kind {
+/// An `error` event's `{"type", "message"}` as the call's failure, with the status
+/// recorded for it.
+pub fn stream_failure(error: &Value) -> (u16, Failure) {
+    let kind = error["type"].as_str().unwrap_or("api_error");
+    let message = error["message"].as_str().unwrap_or("the provider reported an error mid-stream");
+    let status = match kind {
         "overloaded_error" => 529,
         "rate_limit_error" => 429,
         "api_error" => 500,
         _ => 502,
-    }
+    };
+    (status, Failure::new(kind, "upstream_stream_error", message))
 }
 
 fn write_data(out: &mut BytesMut, value: &Value) {
