@@ -8,6 +8,8 @@
 //! - A last user text holding `[cache]` reports 2,048 tokens read from the cache and
 //!   1,024 written to it, beside the uncached input.
 //! - An answer longer than `max_tokens` tokens is cut there, with `stop_reason: max_tokens`.
+//! - A model containing `no-usage` answers without any `usage`, whole or streamed, as
+//!   some servers do.
 
 use serde_json::{json, Value};
 
@@ -154,6 +156,7 @@ impl MessagesRequest {
             cache_read: if cache { CACHE_READ_TOKENS } else { 0 },
             cache_write: if cache { CACHE_WRITE_TOKENS } else { 0 },
             output_tokens: output,
+            reports_usage: !self.model.contains("no-usage"),
         }
     }
 
@@ -183,10 +186,15 @@ pub struct Message {
     pub cache_read: u64,
     pub cache_write: u64,
     pub output_tokens: u64,
+    pub reports_usage: bool,
 }
 
 impl Message {
+    /// `usage`, or nothing (`null`, dropped from its object) for a `no-usage` model.
     fn usage(&self, output_tokens: u64) -> Value {
+        if !self.reports_usage {
+            return Value::Null;
+        }
         json!({
             "input_tokens": self.input_tokens,
             "cache_creation_input_tokens": self.cache_write,
@@ -197,7 +205,7 @@ impl Message {
 
     /// The non-streamed answer.
     pub fn body(&self) -> Value {
-        json!({
+        without_null_usage(json!({
             "id": self.id,
             "type": "message",
             "role": "assistant",
@@ -206,7 +214,7 @@ impl Message {
             "stop_reason": self.stop_reason,
             "stop_sequence": null,
             "usage": self.usage(self.output_tokens),
-        })
+        }))
     }
 
     /// The streamed answer: `event: <type>` and `data: <json>` per event, text word
@@ -214,10 +222,10 @@ impl Message {
     pub fn sse_events(&self) -> Vec<String> {
         let mut events = vec![json!({
             "type": "message_start",
-            "message": {
+            "message": without_null_usage(json!({
                 "id": self.id, "type": "message", "role": "assistant", "model": self.model,
                 "content": [], "stop_reason": null, "stop_sequence": null, "usage": self.usage(1),
-            },
+            })),
         })];
         for (index, block) in self.content.iter().enumerate() {
             let (start, deltas) = match block["type"].as_str() {
@@ -247,14 +255,22 @@ impl Message {
             }
             events.push(json!({"type": "content_block_stop", "index": index}));
         }
-        events.push(json!({
+        let output_usage = if self.reports_usage { json!({"output_tokens": self.output_tokens}) } else { Value::Null };
+        events.push(without_null_usage(json!({
             "type": "message_delta",
             "delta": {"stop_reason": self.stop_reason, "stop_sequence": null},
-            "usage": {"output_tokens": self.output_tokens},
-        }));
+            "usage": output_usage,
+        })));
         events.push(json!({"type": "message_stop"}));
         events.iter().map(sse).collect()
     }
+}
+
+fn without_null_usage(mut value: Value) -> Value {
+    if let Some(object) = value.as_object_mut().filter(|o| o["usage"].is_null()) {
+        object.remove("usage");
+    }
+    value
 }
 
 /// One event as Anthropic writes it.

@@ -124,11 +124,11 @@ pub async fn relay_whole(
                 (body, usage.map(Usage::from))
             }
             (Protocol::OpenAi, Protocol::Anthropic) => match anthropic_answer::completion(&body) {
-                Some((completion, usage)) => (Bytes::from(completion.to_string()), Some(usage)),
+                Some((completion, usage)) => (Bytes::from(completion.to_string()), usage),
                 None => return unreadable(record),
             },
             (Protocol::Anthropic, Protocol::OpenAi) => match openai_answer::message(&body) {
-                Some((message, usage)) => (Bytes::from(message.to_string()), Some(usage)),
+                Some((message, usage)) => (Bytes::from(message.to_string()), usage),
                 None => return unreadable(record),
             },
         };
@@ -328,15 +328,29 @@ impl StreamDialect for AnthropicPassthrough {
     fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut) {
         for data in data_lines(&event) {
             let Ok(peek) = serde_json::from_slice::<AnthropicEventPeek>(data) else { continue };
-            match peek.kind.as_str() {
-                "message_start" => self.usage = peek.message.and_then(|m| m.usage).unwrap_or_default(),
-                "message_delta" => self.usage = self.usage.updated(peek.usage.unwrap_or_default()),
-                "content_block_start" | "content_block_delta" => progress.started = true,
-                "message_stop" => progress.complete = true,
-                "error" => progress.failure = Some(stream_failure(&peek.error.unwrap_or_default())),
-                _ => continue,
+            // The call's usage is what `message_start` and `message_delta` reported:
+            // a stream that reported none is not taken to have used nothing.
+            let reported = match peek.kind.as_str() {
+                "message_start" => peek.message.and_then(|m| m.usage),
+                "message_delta" => peek.usage,
+                "content_block_start" | "content_block_delta" => {
+                    progress.started = true;
+                    None
+                }
+                "message_stop" => {
+                    progress.complete = true;
+                    None
+                }
+                "error" => {
+                    progress.failure = Some(stream_failure(&peek.error.unwrap_or_default()));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(usage) = reported {
+                self.usage = self.usage.updated(usage);
+                progress.usage = Some(self.usage.into());
             }
-            progress.usage = Some(self.usage.into());
         }
         out.unsplit(event);
     }

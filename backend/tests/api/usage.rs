@@ -110,3 +110,34 @@ async fn a_call_no_provider_answered_has_no_usage() {
         assert_eq!((log["usage_source"].as_str(), log["tokens_prompt"].as_u64()), (Some("none"), Some(0)), "{log}");
     }
 }
+
+#[tokio::test]
+async fn a_claude_answer_without_usage_is_estimated_on_either_surface() {
+    // The mock's `no-usage` models answer, whole and streamed, without any `usage`:
+    // the call must be counted, not taken to have used nothing.
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "no-usage").await;
+    let messages = json!([{"role": "user", "content": "Count me, please: I came without usage."}]);
+    for stream in [false, true] {
+        let chat = app
+            .chat(&gateway, json!({"model": "anthropic/claude-no-usage", "stream": stream, "messages": messages}))
+            .await;
+        assert_eq!(chat.status(), 200);
+        let _ = chat.text().await.unwrap();
+        let relayed =
+            json!({"model": "anthropic/claude-no-usage", "max_tokens": 50, "stream": stream, "messages": messages});
+        let relayed = app.messages(&gateway, &relayed).await;
+        assert_eq!(relayed.status(), 200);
+        let _ = relayed.text().await.unwrap();
+    }
+    let logs = app.wait_for_logs(&user, &gateway, 4).await;
+    for log in &logs {
+        assert_eq!(
+            (log["status_code"].as_u64(), log["usage_source"].as_str()),
+            (Some(200), Some("estimated")),
+            "{log}"
+        );
+        assert!(log["tokens_prompt"].as_u64().unwrap() > 10, "{log}");
+    }
+}

@@ -29,15 +29,14 @@ struct Message {
     #[serde(default)]
     content: Vec<Value>,
     stop_reason: Option<String>,
-    #[serde(default)]
-    usage: AnthropicUsage,
+    usage: Option<AnthropicUsage>,
 }
 
-/// The `chat.completion` for an Anthropic message, and its usage; `None` when the
-/// body is not a message.
-pub fn completion(body: &[u8]) -> Option<(Value, Usage)> {
+/// The `chat.completion` for an Anthropic message, and the usage it reported (if
+/// it did); `None` when the body is not a message.
+pub fn completion(body: &[u8]) -> Option<(Value, Option<Usage>)> {
     let message: Message = serde_json::from_slice(body).ok()?;
-    let usage = Usage::from(message.usage);
+    let usage = message.usage.map(Usage::from);
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
@@ -75,7 +74,7 @@ pub fn completion(body: &[u8]) -> Option<(Value, Usage)> {
             "logprobs": null,
             "finish_reason": finish_reason(message.stop_reason.as_deref()),
         }],
-        "usage": openai_usage_json(&usage),
+        "usage": openai_usage_json(&usage.unwrap_or_default()),
     });
     Some((completion, usage))
 }

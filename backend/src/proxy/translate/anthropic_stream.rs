@@ -69,8 +69,10 @@ impl AnthropicToOpenAi {
                 let message = &data["message"];
                 self.id = message["id"].as_str().unwrap_or_default().to_string();
                 self.model = message["model"].as_str().unwrap_or_default().to_string();
-                self.usage = usage(&message["usage"]);
-                progress.usage = Some(self.usage.into());
+                if let Some(usage) = usage(&message["usage"]) {
+                    self.usage = usage;
+                    progress.usage = Some(self.usage.into());
+                }
                 self.chunk(out, json!({"role": "assistant", "content": ""}), None);
             }
             "content_block_start" => {
@@ -110,8 +112,10 @@ impl AnthropicToOpenAi {
                 self.chunk(out, converted, None);
             }
             "message_delta" => {
-                self.usage = self.usage.updated(usage(&data["usage"]));
-                progress.usage = Some(self.usage.into());
+                if let Some(usage) = usage(&data["usage"]) {
+                    self.usage = self.usage.updated(usage);
+                    progress.usage = Some(self.usage.into());
+                }
                 let reason = finish_reason(data["delta"]["stop_reason"].as_str());
                 self.chunk(out, json!({}), Some(reason));
             }
@@ -140,8 +144,9 @@ impl AnthropicToOpenAi {
     }
 }
 
-fn usage(value: &Value) -> AnthropicUsage {
-    serde_json::from_value(value.clone()).unwrap_or_default()
+/// The usage an event reported, if it did.
+fn usage(value: &Value) -> Option<AnthropicUsage> {
+    value.is_object().then(|| serde_json::from_value(value.clone()).ok()).flatten()
 }
 
 /// An `error` event's `{"type", "message"}` as the call's failure, with the status

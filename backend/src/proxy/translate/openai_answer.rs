@@ -25,17 +25,14 @@ pub fn anthropic_usage(usage: &Usage) -> Value {
     })
 }
 
-/// The Anthropic message for a `chat.completion`, and its usage; `None` when the
-/// body is not a completion.
-pub fn message(body: &[u8]) -> Option<(Value, Usage)> {
+/// The Anthropic message for a `chat.completion`, and the usage it reported (if it
+/// did); `None` when the body is not a completion.
+pub fn message(body: &[u8]) -> Option<(Value, Option<Usage>)> {
     let completion: Value = serde_json::from_slice(body).ok()?;
     let choice = completion.get("choices")?.get(0)?;
     let reply = &choice["message"];
-    let usage = completion
-        .get("usage")
-        .and_then(|u| serde_json::from_value::<OpenAiUsage>(u.clone()).ok())
-        .map(Usage::from)
-        .unwrap_or_default();
+    let usage =
+        completion.get("usage").and_then(|u| serde_json::from_value::<OpenAiUsage>(u.clone()).ok()).map(Usage::from);
     let mut content = Vec::new();
     if let Some(text) = reply["content"].as_str().filter(|t| !t.is_empty()) {
         content.push(json!({"type": "text", "text": text}));
@@ -53,7 +50,7 @@ pub fn message(body: &[u8]) -> Option<(Value, Usage)> {
         "content": content,
         "stop_reason": stop_reason(choice["finish_reason"].as_str()),
         "stop_sequence": null,
-        "usage": anthropic_usage(&usage),
+        "usage": anthropic_usage(&usage.unwrap_or_default()),
     });
     Some((message, usage))
 }
