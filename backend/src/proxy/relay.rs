@@ -316,21 +316,30 @@ impl AnthropicPassthrough {
 
 /// The parts of an Anthropic stream event that metering reads.
 #[derive(Deserialize)]
-struct AnthropicEventPeek {
-    #[serde(rename = "type")]
-    kind: String,
+struct AnthropicEventPeek<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
     message: Option<AnthropicPeek>,
     usage: Option<AnthropicUsage>,
     error: Option<Value>,
 }
 
+/// Whether an Anthropic event is a content delta, from its first bytes (its `type`
+/// leads it): most of a stream, and nothing to meter once content has begun.
+fn is_content_delta(data: &[u8]) -> bool {
+    memmem::find(&data[..data.len().min(48)], b"\"content_block_delta\"").is_some()
+}
+
 impl StreamDialect for AnthropicPassthrough {
     fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut) {
         for data in data_lines(&event) {
+            if progress.started && is_content_delta(data) {
+                continue;
+            }
             let Ok(peek) = serde_json::from_slice::<AnthropicEventPeek>(data) else { continue };
             // The call's usage is what `message_start` and `message_delta` reported:
             // a stream that reported none is not taken to have used nothing.
-            let reported = match peek.kind.as_str() {
+            let reported = match &*peek.kind {
                 "message_start" => peek.message.and_then(|m| m.usage),
                 "message_delta" => peek.usage,
                 "content_block_start" | "content_block_delta" => {
