@@ -1,7 +1,6 @@
 // @vitest-environment node
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type IncomingMessage, type ServerResponse } from 'node:http'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { runChat } from '@/features/playground/runChat'
 import { readOpenAiStream } from '@/lib/sse'
 import {
@@ -13,6 +12,7 @@ import {
   toQueryString,
 } from './client'
 import type { ChatCompletionChunk } from './types'
+import { json, serveForTests } from '@/test/server'
 
 interface Seen {
   method: string
@@ -22,17 +22,10 @@ interface Seen {
   body: string
 }
 
-let server: Server
-let baseUrl: string
 let seen: Seen[] = []
 
 const TOKEN = 'user-jwt'
 const SECRET = 'tg-secret'
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers })
-  res.end(JSON.stringify(body))
-}
 
 function controlError(res: ServerResponse, status: number, code: string, message: string) {
   json(res, status, { error: { code, message } })
@@ -182,25 +175,19 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   res.end('boom')
 }
 
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    handle(req, res).catch((error) => {
-      res.writeHead(500)
-      res.end(String(error))
-    })
+const testServer = serveForTests((req, res) => {
+  handle(req, res).catch((error) => {
+    res.writeHead(500)
+    res.end(String(error))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 })
-
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 
 beforeEach(() => {
   seen = []
 })
 
 function client(token: string | null = TOKEN, onUnauthorized = vi.fn()) {
-  return { api: createApiClient({ baseUrl: `${baseUrl}/`, getToken: () => token, onUnauthorized }), onUnauthorized }
+  return { api: createApiClient({ baseUrl: `${testServer.url}/`, getToken: () => token, onUnauthorized }), onUnauthorized }
 }
 
 describe('auth', () => {

@@ -1,34 +1,24 @@
 import { render, screen } from '@testing-library/react'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createMemoryRouter, RouterProvider } from 'react-router'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createApiClient } from '@/api/client'
 import { Providers } from '@/app/Providers'
 import { createQueryClient } from '@/app/queryClient'
 import { routes } from '@/app/router'
 import { sessionStore } from '@/lib/session'
+import { serveForTests } from '@/test/server'
 
 // A control plane that rejects every token, as after a JWT_SECRET change.
-let server: Server
-let baseUrl: string
-
-beforeAll(async () => {
-  server = createServer((_req, res) => {
-    res.writeHead(401, { 'Content-Type': 'application/json' })
-    res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'Invalid token' } }))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+const testServer = serveForTests((_req, res) => {
+  res.writeHead(401, { 'Content-Type': 'application/json' })
+  res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'Invalid token' } }))
 })
-
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 
 describe('an invalid session', () => {
   it('sends the user to sign-in with a message instead of a blank page', async () => {
     sessionStore.set({ id: 'u1', username: 'Brave_Fox', token: 'not-a-valid-jwt', expires_at: '2999-01-01T00:00:00Z' })
     const client = createApiClient({
-      baseUrl,
+      baseUrl: testServer.url,
       getToken: sessionStore.token,
       onUnauthorized: () => sessionStore.end('expired'),
     })

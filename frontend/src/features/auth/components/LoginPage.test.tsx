@@ -1,29 +1,20 @@
 import { fireEvent, render, screen, within } from '@testing-library/react'
-import { createServer, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type ServerResponse } from 'node:http'
 import { createMemoryRouter, RouterProvider } from 'react-router'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { createApiClient } from '@/api/client'
 import { Providers } from '@/app/Providers'
 import { createQueryClient } from '@/app/queryClient'
 import { routes } from '@/app/router'
 import { sessionStore } from '@/lib/session'
+import { serveForTests } from '@/test/server'
 
 // POST /auth/login answers what the test sets.
 let answer: (res: ServerResponse) => void
-let server: Server
-let baseUrl: string
-
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    req.resume()
-    req.on('end', () => answer(res))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+const testServer = serveForTests((req, res) => {
+  req.resume()
+  req.on('end', () => answer(res))
 })
-
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 
 beforeEach(() => sessionStore.end('signed_out'))
 
@@ -37,7 +28,7 @@ function flooded(headers: Record<string, string>) {
 }
 
 async function signIn() {
-  const client = createApiClient({ baseUrl, getToken: sessionStore.token })
+  const client = createApiClient({ baseUrl: testServer.url, getToken: sessionStore.token })
   const router = createMemoryRouter(routes, { initialEntries: ['/login'] })
   render(
     <Providers client={client} queryClient={createQueryClient()}>

@@ -1,8 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type IncomingMessage, type ServerResponse } from 'node:http'
 import { createMemoryRouter, RouterProvider } from 'react-router'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { createApiClient } from '@/api/client'
 import type { Fallbacks } from '@/api/types'
 import { Providers } from '@/app/Providers'
@@ -10,6 +9,7 @@ import { createQueryClient } from '@/app/queryClient'
 import { routes } from '@/app/router'
 import { forgetSecret, rememberSecret } from '@/lib/secrets'
 import { sessionStore } from '@/lib/session'
+import { json, serveForTests } from '@/test/server'
 
 // A control plane with one gateway, whose fallbacks PATCH replaces, and the
 // data plane's model list for its secret.
@@ -26,11 +26,6 @@ const gateway = () => ({
   created_at: '2025-03-01T00:00:00Z',
   updated_at: '2025-03-01T00:00:00Z',
 })
-
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'Content-Type': 'application/json' })
-  res.end(JSON.stringify(body))
-}
 
 async function handle(req: IncomingMessage, res: ServerResponse) {
   const parts: Buffer[] = []
@@ -58,16 +53,7 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   json(res, 404, { error: { code: 'not_found', message: 'nope' } })
 }
 
-let server: Server
-let baseUrl: string
-
-beforeAll(async () => {
-  server = createServer((req, res) => void handle(req, res))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+const testServer = serveForTests((req, res) => void handle(req, res))
 
 beforeEach(() => {
   fallbacks = {}
@@ -78,7 +64,7 @@ beforeEach(() => {
 })
 
 async function openSettings() {
-  const client = createApiClient({ baseUrl, getToken: sessionStore.token })
+  const client = createApiClient({ baseUrl: testServer.url, getToken: sessionStore.token })
   const router = createMemoryRouter(routes, { initialEntries: ['/g/gw_1/settings'] })
   render(
     <Providers client={client} queryClient={createQueryClient()}>

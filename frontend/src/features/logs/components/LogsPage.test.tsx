@@ -1,14 +1,13 @@
 import { fireEvent, render, screen, within } from '@testing-library/react'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createMemoryRouter, RouterProvider } from 'react-router'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createApiClient } from '@/api/client'
 import type { LogEntry } from '@/api/types'
 import { Providers } from '@/app/Providers'
 import { createQueryClient } from '@/app/queryClient'
 import { routes } from '@/app/router'
 import { sessionStore } from '@/lib/session'
+import { serveForTests } from '@/test/server'
 
 function entry(n: number, ok = true): LogEntry {
   return {
@@ -37,47 +36,38 @@ function entry(n: number, ok = true): LogEntry {
 }
 
 const logRequests: URLSearchParams[] = []
-let server: Server
-let baseUrl: string
-
-beforeAll(async () => {
-  server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x')
-    const send = (body: unknown) => {
-      res.writeHead(200, { 'Content-Type': 'application/json' })
-      res.end(JSON.stringify(body))
-    }
-    if (url.pathname === '/gateways/gw_1') {
-      return send({ id: 'gw_1', name: 'prod', secret_hint: 'tg-…abcd', created_at: '2025-03-01T00:00:00Z', updated_at: '2025-03-01T00:00:00Z' })
-    }
-    if (url.pathname === '/gateways') return send({ gateways: [] })
-    if (url.pathname === '/gateways/gw_1/analytics') {
-      return send({
-        gateway_id: 'gw_1',
-        date_range: { start_date: '2025-01-01', end_date: '2025-03-10', days: 90 },
-        summary: {},
-        model_breakdown: { 'mock/echo': {} },
-        daily_stats: [],
-      })
-    }
-    if (url.pathname === '/gateways/gw_1/logs') {
-      logRequests.push(url.searchParams)
-      if (url.searchParams.get('before') === 'cursor-1') return send({ logs: [entry(3, false)], next_cursor: null })
-      return send({ logs: [entry(1), entry(2)], next_cursor: 'cursor-1' })
-    }
-    res.writeHead(404, { 'Content-Type': 'application/json' })
-    res.end(JSON.stringify({ error: { code: 'not_found', message: 'nope' } }))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+const testServer = serveForTests((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x')
+  const send = (body: unknown) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end(JSON.stringify(body))
+  }
+  if (url.pathname === '/gateways/gw_1') {
+    return send({ id: 'gw_1', name: 'prod', secret_hint: 'tg-…abcd', created_at: '2025-03-01T00:00:00Z', updated_at: '2025-03-01T00:00:00Z' })
+  }
+  if (url.pathname === '/gateways') return send({ gateways: [] })
+  if (url.pathname === '/gateways/gw_1/analytics') {
+    return send({
+      gateway_id: 'gw_1',
+      date_range: { start_date: '2025-01-01', end_date: '2025-03-10', days: 90 },
+      summary: {},
+      model_breakdown: { 'mock/echo': {} },
+      daily_stats: [],
+    })
+  }
+  if (url.pathname === '/gateways/gw_1/logs') {
+    logRequests.push(url.searchParams)
+    if (url.searchParams.get('before') === 'cursor-1') return send({ logs: [entry(3, false)], next_cursor: null })
+    return send({ logs: [entry(1), entry(2)], next_cursor: 'cursor-1' })
+  }
+  res.writeHead(404, { 'Content-Type': 'application/json' })
+  res.end(JSON.stringify({ error: { code: 'not_found', message: 'nope' } }))
 })
-
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 
 describe('LogsPage', () => {
   it('pages with the cursor, keeping the filters, and opens a row', async () => {
     sessionStore.set({ id: 'u1', username: 'Brave_Fox', token: 'jwt', expires_at: '2999-01-01T00:00:00Z' })
-    const client = createApiClient({ baseUrl, getToken: sessionStore.token })
+    const client = createApiClient({ baseUrl: testServer.url, getToken: sessionStore.token })
     const router = createMemoryRouter(routes, { initialEntries: ['/g/gw_1/logs?status=ok&model=mock%2Fecho'] })
     render(
       <Providers client={client} queryClient={createQueryClient()}>

@@ -1,8 +1,7 @@
 import { fireEvent, render, screen, within } from '@testing-library/react'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type IncomingMessage, type ServerResponse } from 'node:http'
 import { createMemoryRouter, RouterProvider } from 'react-router'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createApiClient } from '@/api/client'
 import type { ModelInfo } from '@/api/types'
 import { Providers } from '@/app/Providers'
@@ -11,6 +10,7 @@ import { routes } from '@/app/router'
 import { UNPRICED_EXPLANATION } from '@/components/ui/Cost'
 import { rememberSecret } from '@/lib/secrets'
 import { sessionStore } from '@/lib/session'
+import { serveForTests } from '@/test/server'
 
 const SECRET = 'tg-secret'
 
@@ -55,22 +55,13 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   json(res, 404, { error: { code: 'not_found', message: 'nope' } })
 }
 
-let server: Server
-let baseUrl: string
-
-beforeAll(async () => {
-  server = createServer((req, res) => void handle(req, res))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+const testServer = serveForTests((req, res) => void handle(req, res))
 
 /** Opens the playground, picks `model`, sends one non-streamed message and returns the Cost metric. */
 async function callCost(model: string): Promise<HTMLElement> {
   sessionStore.set({ id: 'u1', username: 'Brave_Fox', token: 'jwt', expires_at: '2999-01-01T00:00:00Z' })
   rememberSecret('gw_1', SECRET)
-  const client = createApiClient({ baseUrl, getToken: sessionStore.token })
+  const client = createApiClient({ baseUrl: testServer.url, getToken: sessionStore.token })
   const router = createMemoryRouter(routes, { initialEntries: ['/g/gw_1/playground'] })
   render(
     <Providers client={client} queryClient={createQueryClient()}>

@@ -1,13 +1,13 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/react'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type IncomingMessage, type ServerResponse } from 'node:http'
 import { createMemoryRouter, RouterProvider } from 'react-router'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { createApiClient } from '@/api/client'
 import { Providers } from '@/app/Providers'
 import { createQueryClient } from '@/app/queryClient'
 import { routes } from '@/app/router'
 import { sessionStore } from '@/lib/session'
+import { json, serveForTests } from '@/test/server'
 
 // A control plane with one account: tokens it accepts, and what it was asked.
 const OLD_TOKEN = 'jwt-old'
@@ -17,11 +17,6 @@ const me = { id: 'u1', username: 'Brave_Fox', created_at: '2025-03-01T00:00:00Z'
 let validTokens = new Set<string>()
 let logoutAnswer: 204 | 401 | 500 = 204
 let seen: { method: string; path: string; authorization?: string; body: string }[] = []
-
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'Content-Type': 'application/json' })
-  res.end(JSON.stringify(body))
-}
 
 async function handle(req: IncomingMessage, res: ServerResponse) {
   const parts: Buffer[] = []
@@ -50,16 +45,7 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   json(res, 404, { error: { code: 'not_found', message: 'nope' } })
 }
 
-let server: Server
-let baseUrl: string
-
-beforeAll(async () => {
-  server = createServer((req, res) => void handle(req, res))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
+const testServer = serveForTests((req, res) => void handle(req, res))
 
 beforeEach(() => {
   validTokens = new Set([OLD_TOKEN])
@@ -70,7 +56,7 @@ beforeEach(() => {
 
 /** The profile page, wired as main.tsx wires the app. */
 async function openProfile() {
-  const client = createApiClient({ baseUrl, getToken: sessionStore.token, onUnauthorized: (t) => sessionStore.reject(t) })
+  const client = createApiClient({ baseUrl: testServer.url, getToken: sessionStore.token, onUnauthorized: (t) => sessionStore.reject(t) })
   const router = createMemoryRouter(routes, { initialEntries: ['/profile'] })
   render(
     <Providers client={client} queryClient={createQueryClient()}>
