@@ -233,14 +233,15 @@ def nginx_string(text):
     return "'" + text.replace("\n", "\\n") + "'"
 
 
-def start_nginx(procs, tmp):
-    """nginx as our own process: the fixed JSON answer and the fixed SSE stream."""
+def run_nginx(procs, tmp, name, workers, http_config):
+    """nginx as our own process under `tmp/<name>`, serving `http_config(prefix, port)`
+    inside its http block: the port it listens on."""
     port = free_port()
-    prefix = os.path.join(tmp, "nginx")
+    prefix = os.path.join(tmp, name.replace(" ", "-"))
     os.makedirs(prefix)
     config = os.path.join(prefix, "nginx.conf")
     with open(config, "w") as f:
-        f.write(f"""worker_processes 1;
+        f.write(f"""worker_processes {workers};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 1024; }}
@@ -249,7 +250,19 @@ http {{
     keepalive_requests 1000000;
     keepalive_timeout 300s;
     client_body_temp_path {prefix}/client_body;
-    server {{
+{http_config(prefix, port)}
+}}
+""")
+    log = os.path.join(prefix, "error.log")
+    proc = procs.start(name, [tool("nginx"), "-p", prefix, "-c", config, "-e", log, "-g", "daemon off;"],
+                       os.path.join(prefix, "stdout.log"))
+    wait_for_port(port, proc, name, log)
+    return port
+
+
+def start_nginx(procs, tmp):
+    """The floor: the fixed JSON answer and the fixed SSE stream."""
+    return run_nginx(procs, tmp, "nginx", 1, lambda prefix, port: f"""    server {{
         listen 127.0.0.1:{port};
         location = /json/v1/chat/completions {{
             default_type application/json;
@@ -259,33 +272,12 @@ http {{
             default_type text/event-stream;
             return 200 {nginx_string(sse_stream())};
         }}
-    }}
-}}
-""")
-    log = os.path.join(prefix, "error.log")
-    proc = procs.start("nginx", [tool("nginx"), "-p", prefix, "-c", config, "-e", log, "-g", "daemon off;"],
-                       os.path.join(prefix, "stdout.log"))
-    wait_for_port(port, proc, "nginx", log)
-    return port
+    }}""")
 
 
 def start_nginx_proxy(procs, tmp, nginx_port):
     """A second nginx that only proxies to the first: the reference for what a hop costs."""
-    port = free_port()
-    prefix = os.path.join(tmp, "nginx-proxy")
-    os.makedirs(prefix)
-    config = os.path.join(prefix, "nginx.conf")
-    with open(config, "w") as f:
-        f.write(f"""worker_processes {len(os.sched_getaffinity(0))};
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy_temp;
+    return run_nginx(procs, tmp, "nginx proxy", len(os.sched_getaffinity(0)), lambda prefix, port: f"""    proxy_temp_path {prefix}/proxy_temp;
     upstream floor {{
         server 127.0.0.1:{nginx_port};
         keepalive 64;
@@ -299,14 +291,7 @@ http {{
             proxy_set_header Connection "";
             proxy_buffering off;
         }}
-    }}
-}}
-""")
-    log = os.path.join(prefix, "error.log")
-    proc = procs.start("nginx proxy", [tool("nginx"), "-p", prefix, "-c", config, "-e", log, "-g", "daemon off;"],
-                       os.path.join(prefix, "stdout.log"))
-    wait_for_port(port, proc, "nginx proxy", log)
-    return port
+    }}""")
 
 
 def start_mock_upstream(procs, tmp):
