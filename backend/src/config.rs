@@ -59,6 +59,39 @@ pub enum UnpricedModels {
     Reject,
 }
 
+/// Which providers' operator keys (`<PROVIDER>_API_KEY`) serve tenants at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperatorKeys {
+    All,
+    None,
+    Only(Vec<String>),
+}
+
+impl OperatorKeys {
+    fn parse(raw: &str) -> anyhow::Result<Self> {
+        match raw.trim() {
+            "all" => Ok(Self::All),
+            "none" => Ok(Self::None),
+            list => {
+                let names: Vec<String> =
+                    list.split(',').map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+                if let Some(unknown) = names.iter().find(|n| !PROVIDERS.iter().any(|p| p.name == n.as_str())) {
+                    bail!("OPERATOR_KEYS must be all, none or a comma-separated list of providers: {unknown:?} is not one");
+                }
+                Ok(Self::Only(names))
+            }
+        }
+    }
+
+    pub fn allows(&self, provider: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::None => false,
+            Self::Only(names) => names.iter().any(|n| n == provider),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -74,6 +107,7 @@ pub struct Config {
     pub jwt_ttl: Duration,
     pub master_key: [u8; 32],
     pub providers: HashMap<String, ProviderSettings>,
+    pub operator_keys: OperatorKeys,
     pub pricing_file: Option<PathBuf>,
     pub cors_origins: Vec<String>,
     pub trusted_proxy_hops: usize,
@@ -111,6 +145,7 @@ impl std::fmt::Debug for Config {
             .field("event_batch_rows", &self.event_batch_rows)
             .field("event_flush", &self.event_flush)
             .field("providers", &self.providers)
+            .field("operator_keys", &self.operator_keys)
             .field("mock_provider", &self.mock_provider)
             .field("unpriced_models", &self.unpriced_models)
             .finish_non_exhaustive()
@@ -202,6 +237,7 @@ impl Config {
             jwt_ttl: Duration::from_secs(3600 * parse::<u64>(&get, "JWT_TTL_HOURS", "720")?),
             master_key,
             providers,
+            operator_keys: OperatorKeys::parse(&get("OPERATOR_KEYS").unwrap_or_else(|| "all".into()))?,
             pricing_file: get("PRICING_FILE").map(PathBuf::from),
             cors_origins: get("CORS_ORIGINS")
                 .map(|o| {
@@ -311,12 +347,25 @@ where
     raw.trim().parse().map_err(|e| anyhow::anyhow!("{key}={raw:?} is invalid: {e}"))
 }
 
-fn decode_master_key(raw: &str) -> anyhow::Result<[u8; 32]> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(raw.trim().trim_end_matches('='))
-        .or_else(|_| hex::decode(raw.trim()))
-        .context("MASTER_KEY must be 32 bytes as base64url or hex")?;
-    bytes.try_into().map_err(|_| anyhow::anyhow!("MASTER_KEY must decode to exactly 32 bytes"))
+/// A 32-byte key in either documented form: 64 hex digits (`openssl rand -hex 32`)
+/// or base64url, padded or not (`openssl rand -base64 32`'s standard alphabet too).
+/// Hex is tried first: 64 hex digits are also valid base64, of 48 bytes.
+pub fn decode_master_key(raw: &str) -> anyhow::Result<[u8; 32]> {
+    let raw = raw.trim();
+    let bytes = if raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(raw)?
+    } else {
+        let unpadded = raw.trim_end_matches('=');
+        URL_SAFE_NO_PAD
+            .decode(unpadded)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(unpadded))
+            .map_err(|_| anyhow::anyhow!("MASTER_KEY must be 32 bytes as 64 hex digits or base64url"))?
+    };
+    bytes.try_into().map_err(|_| {
+        anyhow::anyhow!(
+            "MASTER_KEY must be 32 bytes (64 hex digits or 43 base64url characters), e.g. from `openssl rand -hex 32`"
+        )
+    })
 }
 
 /// In development a missing secret is generated once and kept in the data dir;
@@ -387,10 +436,43 @@ mod tests {
             ("MOCK_PROVIDER", "yes"),
             ("UNPRICED_MODELS", "free"),
             ("REQUEST_MEMORY_MB", "1"),
+            ("OPERATOR_KEYS", "some"),
         ] {
             let result = Config::for_tests(dir.path().to_path_buf(), &[(key, value.to_string())]);
             assert!(result.is_err(), "{key}={value} must be refused");
         }
+    }
+
+    #[test]
+    fn master_key_is_read_in_both_documented_forms() {
+        let key: [u8; 32] = std::array::from_fn(|i| (i * 7 + 3) as u8);
+        let forms = [
+            hex::encode(key),
+            hex::encode(key).to_uppercase(),
+            URL_SAFE_NO_PAD.encode(key),
+            base64::engine::general_purpose::URL_SAFE.encode(key),
+            base64::engine::general_purpose::STANDARD.encode(key),
+            format!("  {}\n", hex::encode(key)),
+        ];
+        for form in forms {
+            assert_eq!(decode_master_key(&form).unwrap(), key, "{form:?}");
+        }
+        for wrong in ["", "abc", &hex::encode([1u8; 31]), &URL_SAFE_NO_PAD.encode([1u8; 33])] {
+            let error = decode_master_key(wrong).unwrap_err().to_string();
+            assert!(error.contains("32 bytes"), "{wrong:?}: {error}");
+        }
+        let dir = tempfile::TempDir::new().unwrap();
+        let config = Config::for_tests(dir.path().to_path_buf(), &[("MASTER_KEY", hex::encode(key))]).unwrap();
+        assert_eq!(config.master_key, key, "what `openssl rand -hex 32` prints starts the server");
+    }
+
+    #[test]
+    fn operator_keys_name_providers_or_all_or_none() {
+        assert_eq!(OperatorKeys::parse("all").unwrap(), OperatorKeys::All);
+        let some = OperatorKeys::parse("openai, Anthropic").unwrap();
+        assert!(some.allows("openai") && some.allows("anthropic") && !some.allows("groq"));
+        assert!(!OperatorKeys::parse("none").unwrap().allows("openai"));
+        assert!(OperatorKeys::parse("openai,acme").is_err());
     }
 
     #[test]

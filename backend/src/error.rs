@@ -9,7 +9,7 @@ use actix_web::{
 };
 use serde_json::json;
 
-use crate::catalog::providers::Protocol;
+use crate::{catalog::providers::Protocol, ids::GatewayId};
 
 /// Control-plane errors: `{"error": {"code", "message"}}`.
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +184,19 @@ impl OpenAiError {
             format!(
                 "No API key is configured for provider `{provider}`: set {}_API_KEY on the gateway server, or send your own key",
                 provider.to_uppercase()
+            ),
+        )
+    }
+
+    /// `OPERATOR_KEYS` keeps the operator's keys for this provider from tenants.
+    pub fn provider_key_required(provider: &str, gateway: GatewayId) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("provider_key_required"),
+            format!(
+                "This gateway has no API key for provider `{provider}`, and this server does not lend its own: add one \
+                 on the gateway's Keys page (POST /gateways/{gateway}/provider-keys), or send your own key with the call"
             ),
         )
     }

@@ -46,3 +46,4 @@ id_type!(UserId);
 id_type!(GatewayId);
 id_type!(EventId);
 id_type!(SessionId);
+id_type!(ProviderKeyId);

@@ -47,8 +47,12 @@ use crate::{
         writer::{EventPipeline, WriterConfig},
         EventStore,
     },
-    gateways::GatewayCache,
+    gateways::{
+        provider_keys::{self, KeyLoader, Vault},
+        GatewayCache,
+    },
     metrics::Metrics,
+    proxy::keys::KeyStates,
     proxy::{AuthFailures, BodyMemory, Proxy, ShutdownFlag, StreamLimits, Upstreams},
 };
 
@@ -122,13 +126,17 @@ impl AppState {
         db: Db,
         store: Arc<dyn EventStore>,
         shutdown: ShutdownFlag,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<(Self, Vec<tokio::task::JoinHandle<()>>)> {
         let catalog = Arc::new(Catalog::load(config.pricing_file.as_deref())?);
-        let cache = Arc::new(GatewayCache::new(db.clone(), config.gateway_cache_ttl, 100_000, 10_000));
+        let key_states = Arc::new(KeyStates::default());
+        let keys = KeyLoader { vault: Vault::new(&config.master_key), states: key_states.clone() };
+        let cache = Arc::new(GatewayCache::new(db.clone(), keys, config.gateway_cache_ttl, 100_000, 10_000));
+        let (refused_keys, refused) = tokio::sync::mpsc::unbounded_channel();
         let proxy = Proxy {
             cache: cache.clone(),
             catalog,
-            upstreams: Upstreams::new(&config, metrics.clone())?,
+            upstreams: Upstreams::new(&config, metrics.clone(), refused_keys)?,
+            key_states: key_states.clone(),
             sink,
             max_body_bytes: config.max_body_bytes,
             body_memory: BodyMemory::new(config.request_memory_bytes),
@@ -138,7 +146,8 @@ impl AppState {
             upstream_timeout: config.upstream_timeout,
             stream_limits: StreamLimits { idle: config.stream_idle_timeout, total: config.stream_max_duration },
         };
-        Ok(Self {
+        let bookkeeping = provider_keys::spawn_bookkeeping(db.clone(), key_states, refused);
+        let state = Self {
             sessions: aweb::Data::new(Sessions::new(db.clone(), JwtKeys::new(&config.jwt_secret), config.jwt_ttl)),
             passwords: aweb::Data::new(Passwords::new(&metrics)),
             login_throttle: aweb::Data::new(LoginThrottle::new(config.trusted_proxy_hops, &metrics)),
@@ -148,7 +157,8 @@ impl AppState {
             proxy: aweb::Data::new(proxy),
             store,
             metrics,
-        })
+        };
+        Ok((state, vec![bookkeeping]))
     }
 }
 
@@ -185,12 +195,15 @@ impl Tollgate {
                 queue_capacity: config.event_queue_capacity,
             },
         );
-        let background = vec![events::retention::spawn(store.clone(), config.retention_days), memory::spawn_trimmer()];
+        let mut background =
+            vec![events::retention::spawn(store.clone(), config.retention_days), memory::spawn_trimmer()];
         let listen = config.listen_addr;
         let cors_origins = config.cors_origins.clone();
         let grace = config.shutdown_grace;
         let shutdown = ShutdownFlag::default();
-        let state = AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store, shutdown.clone())?;
+        let (state, tasks) =
+            AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store, shutdown.clone())?;
+        background.extend(tasks);
 
         let server = HttpServer::new(move || {
             let metrics = state.metrics.clone();

@@ -15,6 +15,8 @@ use crate::{analytics, gateways, ops, proxy, users};
         users::routes::me,
         gateways::routes::create, gateways::routes::list, gateways::routes::get, gateways::routes::update,
         gateways::routes::delete, gateways::routes::rotate_secret,
+        gateways::provider_keys::routes::list, gateways::provider_keys::routes::add,
+        gateways::provider_keys::routes::delete,
         analytics::routes::analytics, analytics::routes::logs, analytics::routes::export,
         proxy::routes::chat_completions, proxy::routes::messages, proxy::routes::count_tokens, proxy::routes::list_models,
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,

@@ -25,6 +25,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    provider_keys (id) {
+        id -> Text,
+        gateway_id -> Text,
+        provider -> Text,
+        label -> Text,
+        key_hint -> Text,
+        sealed_key -> Text,
+        status -> Text,
+        last_used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Text,
         user_id -> Text,
@@ -72,4 +86,5 @@ diesel::table! {
 
 diesel::joinable!(gateways -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, gateways, sessions, request_events);
+diesel::joinable!(provider_keys -> gateways (gateway_id));
+diesel::allow_tables_to_appear_in_same_query!(users, gateways, provider_keys, sessions, request_events);

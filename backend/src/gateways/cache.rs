@@ -23,13 +23,15 @@ use dashmap::DashMap;
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::{
+    provider_keys::{self, store::ProviderKeyRow, KeyLoader},
     store::{self, GatewayRow},
     Fallbacks,
 };
 use crate::{
     auth::secrets::{self, SecretHash},
-    db::{Db, DbError},
+    db::{Db, DbConn, DbError},
     ids::{GatewayId, UserId},
+    proxy::keys::GatewayKeys,
 };
 
 #[derive(Clone, Debug)]
@@ -38,17 +40,31 @@ pub struct GatewayAuth {
     pub user_id: UserId,
     pub secret_hash: SecretHash,
     pub fallbacks: Arc<Fallbacks>,
+    /// The gateway's own provider keys.
+    pub keys: Arc<GatewayKeys>,
 }
 
 impl GatewayAuth {
-    fn from_row(row: GatewayRow) -> Option<Self> {
+    fn from_row(row: GatewayRow, keys: GatewayKeys) -> Option<Self> {
         Some(Self {
             gateway_id: row.id.parse().ok()?,
             user_id: row.user_id.parse().ok()?,
             secret_hash: SecretHash::from_hex(&row.secret_hash)?,
             fallbacks: Arc::new(Fallbacks::from_stored(&row.fallbacks)),
+            keys: Arc::new(keys),
         })
     }
+}
+
+/// A gateway row with its stored keys, in one visit to the database.
+fn load_gateway(
+    conn: &mut DbConn,
+    find: impl FnOnce(&mut DbConn) -> diesel::QueryResult<Option<GatewayRow>>,
+) -> diesel::QueryResult<Option<(GatewayRow, Vec<ProviderKeyRow>)>> {
+    let Some(row) = find(conn)? else { return Ok(None) };
+    let Ok(id) = row.id.parse() else { return Ok(None) };
+    let keys = provider_keys::store::for_gateway(conn, id)?;
+    Ok(Some((row, keys)))
 }
 
 /// Database lookups for cache misses allowed at once.
@@ -71,6 +87,7 @@ impl<K: Eq + Hash + Clone> Index<K> {
 
 pub struct GatewayCache {
     db: Db,
+    keys: KeyLoader,
     by_secret: Index<SecretHash>,
     by_id: Index<GatewayId>,
     ttl: Duration,
@@ -83,9 +100,10 @@ pub struct GatewayCache {
 }
 
 impl GatewayCache {
-    pub fn new(db: Db, ttl: Duration, max_found: usize, max_missing: usize) -> Self {
+    pub fn new(db: Db, keys: KeyLoader, ttl: Duration, max_found: usize, max_missing: usize) -> Self {
         Self {
             db,
+            keys,
             by_secret: Index::new(),
             by_id: Index::new(),
             ttl,
@@ -105,8 +123,9 @@ impl GatewayCache {
         let hash = SecretHash::of(secret);
         let auth = self
             .get(&self.by_secret, hash, || async move {
-                let row = self.db.run(move |conn| store::find_by_secret_hash(conn, hash)).await?;
-                Ok(row.and_then(GatewayAuth::from_row))
+                let found =
+                    self.db.run(move |conn| load_gateway(conn, |c| store::find_by_secret_hash(c, hash))).await?;
+                Ok(self.open(found))
             })
             .await?;
         Ok(auth.filter(|auth| auth.secret_hash.matches(&hash)))
@@ -115,10 +134,20 @@ impl GatewayCache {
     /// The gateway with this id, if any (its secret still has to be checked).
     pub async fn by_id(&self, id: GatewayId) -> Result<Option<GatewayAuth>, DbError> {
         self.get(&self.by_id, id, || async move {
-            let row = self.db.run(move |conn| store::find_by_id(conn, id)).await?;
-            Ok(row.and_then(GatewayAuth::from_row))
+            let found = self.db.run(move |conn| load_gateway(conn, |c| store::find_by_id(c, id))).await?;
+            Ok(self.open(found))
         })
         .await
+    }
+
+    /// What seals and opens stored provider keys.
+    pub fn vault(&self) -> &provider_keys::Vault {
+        &self.keys.vault
+    }
+
+    fn open(&self, found: Option<(GatewayRow, Vec<ProviderKeyRow>)>) -> Option<GatewayAuth> {
+        let (row, keys) = found?;
+        GatewayAuth::from_row(row, self.keys.load(keys))
     }
 
     /// Forgets everything known about a gateway: its old secret stops working at once.

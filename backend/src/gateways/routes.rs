@@ -23,7 +23,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/gateways/{id}", web::get().to(get))
         .route("/gateways/{id}", web::patch().to(update))
         .route("/gateways/{id}", web::delete().to(delete))
-        .route("/gateways/{id}/secret", web::post().to(rotate_secret));
+        .route("/gateways/{id}/secret", web::post().to(rotate_secret))
+        .configure(super::provider_keys::config);
 }
 
 const NAME_MAX: usize = 100;

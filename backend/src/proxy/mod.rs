@@ -3,7 +3,7 @@
 
 mod auth;
 mod body;
-mod keys;
+pub mod keys;
 mod mock;
 mod record;
 mod relay;

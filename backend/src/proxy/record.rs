@@ -126,6 +126,10 @@ impl CallRecord {
         }
     }
 
+    pub fn gateway_id(&self) -> crate::ids::GatewayId {
+        self.gateway.gateway_id
+    }
+
     pub fn started(&self) -> Instant {
         self.started
     }

@@ -38,6 +38,7 @@ use crate::{
     events::EventSink,
     gateways::{Fallbacks, GatewayCache},
     ids::EventId,
+    proxy::keys::{GatewayKeys, KeyStates},
 };
 
 /// Everything the data plane needs, built once at start-up.
@@ -45,6 +46,8 @@ pub struct Proxy {
     pub cache: Arc<GatewayCache>,
     pub catalog: Arc<Catalog>,
     pub upstreams: Upstreams,
+    /// What this process knows of each stored provider key it has loaded.
+    pub key_states: Arc<KeyStates>,
     pub sink: EventSink,
     pub max_body_bytes: usize,
     pub body_memory: BodyMemory,
@@ -131,14 +134,15 @@ async fn serve(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>,
         Err(error) => return finish(error.response_for(surface), request_header, &timing),
     };
     let fallbacks = caller.gateway.fallbacks.clone();
+    let gateway_keys = caller.gateway.keys.clone();
     let mut record =
         CallRecord::start(started, request_id, event_id, caller.gateway, proxy.sink.clone(), proxy.shutdown.clone());
     record.endpoint = match surface {
         Protocol::OpenAi => "/chat/completions",
         Protocol::Anthropic => "/messages",
     };
-    let key = caller.provider_key.as_deref();
-    let response = proxy_call(&req, payload, &proxy, key, &fallbacks, record, &mut timing, surface).await;
+    let keys = CallKeys { caller: caller.provider_key.as_deref(), gateway: &gateway_keys };
+    let response = proxy_call(&req, payload, &proxy, keys, &fallbacks, record, &mut timing, surface).await;
     finish(response, request_header, &timing)
 }
 
@@ -154,12 +158,19 @@ fn anthropic_headers(req: &HttpRequest) -> Vec<(hyper::header::HeaderName, hyper
         .collect()
 }
 
+/// The keys a call may use: the caller's own, and the gateway's stored ones.
+#[derive(Clone, Copy)]
+struct CallKeys<'a> {
+    caller: Option<&'a str>,
+    gateway: &'a GatewayKeys,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn proxy_call(
     req: &HttpRequest,
     payload: web::Payload,
     proxy: &Proxy,
-    provider_key: Option<&str>,
+    keys: CallKeys<'_>,
     fallbacks: &Fallbacks,
     mut record: CallRecord,
     timing: &mut ServerTiming,
@@ -191,14 +202,20 @@ async fn proxy_call(
         record.provider = primary.provider.name;
         return fail(record, OpenAiError::unpriced_model(&chat.model));
     }
-    // The requested model, then its fallbacks that this server can route (and price,
-    // when unpriced models are refused).
+    let keys_for = |route: &Route| proxy.upstreams.keys_for(route.provider, keys.caller, keys.gateway);
+    if keys_for(&primary).is_none() {
+        record.provider = primary.provider.name;
+        let error = OpenAiError::provider_key_required(primary.provider.name, record.gateway_id());
+        return fail(record, error);
+    }
+    // The requested model, then its fallbacks that this server can route with a key
+    // (and price, when unpriced models are refused).
     let fallbacks = fallbacks.chain(&chat.model);
     let mut routes = std::iter::once(primary)
         .chain(fallbacks.iter().filter_map(|model| {
             let route = proxy.catalog.resolve(model)?;
             let priced = route.price.is_some() || proxy.unpriced_models == UnpricedModels::Allow;
-            (proxy.upstreams.serves(route.provider) && priced).then_some(route)
+            (proxy.upstreams.serves(route.provider) && priced && keys_for(&route).is_some()).then_some(route)
         }))
         .peekable();
     // The share held for a rewritten copy of the body goes back at once when the
@@ -226,10 +243,11 @@ async fn proxy_call(
         } else {
             Vec::new()
         };
+        let route_keys = keys_for(&route).expect("every route has keys");
         record.upstream_model = route.upstream_id;
         let call =
             Call { provider: route.provider, path: UpstreamPath::Generate, headers: &forward, fallback_next: more };
-        let sent = proxy.upstreams.send(call, upstream_body, provider_key, deadline).await;
+        let sent = proxy.upstreams.send(call, upstream_body, route_keys, deadline).await;
         let (attempts, earlier, key_hint) = match &sent {
             Ok(reply) => (reply.attempts, &reply.failed, &reply.key_hint),
             Err(failure) => (failure.attempts, &failure.failed, &failure.key_hint),
@@ -329,6 +347,10 @@ pub async fn count_tokens(req: HttpRequest, payload: web::Payload, proxy: web::D
         Some(route) if proxy.upstreams.serves(route.provider) => route,
         _ => return fail(OpenAiError::model_not_found(&request.model)),
     };
+    let gateway = &caller.gateway;
+    let Some(keys) = proxy.upstreams.keys_for(route.provider, caller.provider_key.as_deref(), &gateway.keys) else {
+        return fail(OpenAiError::provider_key_required(route.provider.name, gateway.gateway_id));
+    };
     if route.provider.protocol() != Protocol::Anthropic {
         // The estimate a call without usage gets, at four characters a token.
         let estimate = PromptEstimate { request: Sample::of(&body), openai: false, price: None };
@@ -340,8 +362,7 @@ pub async fn count_tokens(req: HttpRequest, payload: web::Payload, proxy: web::D
     let call =
         Call { provider: route.provider, path: UpstreamPath::CountTokens, headers: &forward, fallback_next: false };
     let deadline = Instant::now() + proxy.upstream_timeout;
-    let key = caller.provider_key.as_deref();
-    let response = match proxy.upstreams.send(call, upstream_body, key, deadline).await {
+    let response = match proxy.upstreams.send(call, upstream_body, keys, deadline).await {
         Ok(reply) => relay_unmetered(reply, deadline, route.provider.name).await,
         Err(failure) => Err(failure.error(route.provider.name)),
     };

@@ -27,11 +27,14 @@ use hyper_util::{
     rt::{TokioExecutor, TokioTimer},
 };
 
-use super::keys::{KeyHeader, KeyPool};
+use tokio::sync::mpsc;
+
+use super::keys::{GatewayKeys, KeyHeader, KeyPool};
 use crate::{
     catalog::providers::{Protocol, ProviderInfo, ProviderKind, PROVIDERS},
-    config::Config,
+    config::{Config, OperatorKeys},
     error::OpenAiError,
+    ids::ProviderKeyId,
     metrics::Metrics,
 };
 
@@ -98,6 +101,17 @@ pub enum UpstreamPath {
     CountTokens,
 }
 
+/// Whose keys a call uses, in order of precedence.
+#[derive(Clone, Copy)]
+pub enum Keys<'a> {
+    /// The caller's own key, sent with this call (never stored or logged).
+    Caller(&'a str),
+    /// The gateway's stored keys for the provider.
+    Gateway(&'a KeyPool),
+    /// The operator's keys, when `OPERATOR_KEYS` lets tenants use them.
+    Operator,
+}
+
 /// One call to a provider: where, and the client's headers to pass on.
 pub struct Call<'a> {
     pub provider: &'static ProviderInfo,
@@ -160,6 +174,9 @@ pub struct Upstreams {
     max_attempts: u32,
     first_byte_timeout: Duration,
     metrics: Arc<Metrics>,
+    operator_keys: OperatorKeys,
+    /// Stored keys a provider refused, to be marked invalid in the database.
+    refused: mpsc::UnboundedSender<ProviderKeyId>,
 }
 
 const JSON: hyper::header::HeaderValue = hyper::header::HeaderValue::from_static("application/json");
@@ -175,7 +192,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(20);
 
 impl Upstreams {
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        refused: mpsc::UnboundedSender<ProviderKeyId>,
+    ) -> anyhow::Result<Self> {
         let mut endpoints = HashMap::new();
         for p in PROVIDERS.iter().filter(|p| p.remote()) {
             let settings = config.provider(p.name);
@@ -184,10 +205,11 @@ impl Upstreams {
                 None if p.local => continue,
                 None => p.default_base_url.to_string(),
             };
-            let (path, key_header) = match p.protocol() {
-                Protocol::OpenAi => ("/chat/completions", KeyHeader::Bearer),
-                Protocol::Anthropic => ("/v1/messages", KeyHeader::XApiKey),
+            let path = match p.protocol() {
+                Protocol::OpenAi => "/chat/completions",
+                Protocol::Anthropic => "/v1/messages",
             };
+            let key_header = KeyHeader::of(p.protocol());
             let uri: Uri = format!("{base}{path}")
                 .parse()
                 .map_err(|e| anyhow::anyhow!("{}_BASE_URL gives no valid URL: {e}", p.name.to_uppercase()))?;
@@ -212,7 +234,33 @@ impl Upstreams {
             max_attempts: config.upstream_max_attempts,
             first_byte_timeout: config.upstream_first_byte_timeout,
             metrics,
+            operator_keys: config.operator_keys.clone(),
+            refused,
         })
+    }
+
+    /// Whose keys a call to `provider` uses: the caller's own, else the gateway's
+    /// usable stored keys, else the operator's if `OPERATOR_KEYS` allows; `None` when
+    /// the provider needs a key and the gateway must bring its own.
+    pub fn keys_for<'a>(
+        &self,
+        provider: &ProviderInfo,
+        caller_key: Option<&'a str>,
+        gateway: &'a GatewayKeys,
+    ) -> Option<Keys<'a>> {
+        if let Some(key) = caller_key {
+            return Some(Keys::Caller(key));
+        }
+        if let Some(pool) = gateway.pool(provider.name).filter(|pool| pool.usable()) {
+            return Some(Keys::Gateway(pool));
+        }
+        let operator = !provider.requires_key || self.operator_keys.allows(provider.name);
+        operator.then_some(Keys::Operator)
+    }
+
+    /// Whether tenants may use the operator's keys for this provider.
+    pub fn operator_keys_allowed(&self, provider: &str) -> bool {
+        self.operator_keys.allows(provider)
     }
 
     /// Whether this server routes to the provider at all.
@@ -228,14 +276,14 @@ impl Upstreams {
         self.serves(provider)
             && (provider.kind == ProviderKind::Mock
                 || !provider.requires_key
-                || self.endpoints.get(provider.name).is_some_and(|e| e.keys.pick(&[]).is_some()))
+                || self.endpoints.get(provider.name).is_some_and(|e| e.keys.usable()))
     }
 
     pub async fn send(
         &self,
         call: Call<'_>,
         body: Bytes,
-        caller_key: Option<&str>,
+        keys: Keys<'_>,
         deadline: Instant,
     ) -> Result<Reply, SendFailure> {
         let provider = call.provider;
@@ -247,22 +295,27 @@ impl Upstreams {
             UpstreamPath::Generate => &endpoint.uri,
             UpstreamPath::CountTokens => endpoint.count_uri.as_ref().ok_or_else(SendFailure::not_configured)?,
         };
-        // The caller's own key, when it sent one, for every attempt.
-        let caller_auth = match caller_key.map(|key| endpoint.key_header.value(key)).transpose() {
-            Ok(auth) => auth,
-            Err(_) => return Err(SendFailure::not_configured()),
+        // The caller's own key, when it sent one, for every attempt; else a pool's.
+        let (caller_auth, pool) = match keys {
+            Keys::Caller(key) => match endpoint.key_header.value(key) {
+                Ok(auth) => (Some(auth), None),
+                Err(_) => return Err(SendFailure::not_configured()),
+            },
+            Keys::Gateway(pool) => (None, Some(pool)),
+            Keys::Operator => (None, Some(&endpoint.keys)),
         };
         let mut tried = Vec::new();
         let mut failed = Vec::new();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let key_index = if caller_auth.is_some() { None } else { endpoint.keys.pick(&tried) };
-            let auth = caller_auth.as_ref().or_else(|| key_index.map(|i| &endpoint.keys.get(i).authorization));
+            let key_index = pool.and_then(|pool| pool.pick(&tried));
+            let pooled = pool.zip(key_index).map(|(pool, i)| pool.get(i));
+            let auth = caller_auth.as_ref().or_else(|| pooled.map(|key| &key.authorization));
             if auth.is_none() && provider.requires_key {
                 return Err(SendFailure { failed, ..SendFailure::not_configured() });
             }
-            let key_hint = key_index.map(|i| endpoint.keys.get(i).hint.clone());
+            let key_hint = pooled.map(|key| key.hint.clone());
             let mut request = Request::post(uri.clone())
                 .header(header::HOST, endpoint.host.clone())
                 .header(header::CONTENT_TYPE, JSON)
@@ -301,6 +354,20 @@ impl Upstreams {
                 Ok(Err(e)) => (Err(if timed_out(&e) { FailureKind::Timeout } else { FailureKind::Unreachable }), None),
                 Err(_) => (Err(FailureKind::Timeout), None),
             };
+            // A pooled key the provider refused is never used again; the next one is tried at once.
+            if let (Ok(reply), Some(pool), Some(i)) = (&outcome, pool, key_index) {
+                if refused_key(reply.status) {
+                    self.refuse(provider.name, pool, i, reply.status);
+                    if attempts < self.max_attempts && pool.usable() && Instant::now() < deadline {
+                        failed.push(attempt_summary(
+                            key_hint.as_deref(),
+                            format!("{} (key refused)", reply.status.as_u16()),
+                        ));
+                        tried.push(i);
+                        continue;
+                    }
+                }
+            }
             let summary = match &outcome {
                 Ok(reply) if !retryable(reply.status) => {
                     let mut reply = outcome.expect("an answer");
@@ -324,14 +391,14 @@ impl Upstreams {
                 (Ok(reply), None) if reply.status == StatusCode::TOO_MANY_REQUESTS => RATE_LIMIT_REST,
                 _ => FAILURE_REST,
             };
-            if let Some(i) = key_index {
-                endpoint.keys.rest(i, rest);
+            if let (Some(pool), Some(i)) = (pool, key_index) {
+                pool.rest(i, rest);
                 tried.push(i);
             }
             // The next attempt waits out a backoff, and for a key to come back when all
             // rest (the caller's own key rests as long as the provider asked).
-            let key_back = match key_index {
-                Some(_) => endpoint.keys.soonest_back(),
+            let key_back = match pool {
+                Some(pool) => pool.soonest_back(),
                 None => asked_rest.unwrap_or_default(),
             };
             let pause = backoff(attempts);
@@ -354,6 +421,26 @@ impl Upstreams {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+impl Upstreams {
+    /// Marks a pooled key the provider refused: a stored key is marked in the database too.
+    fn refuse(&self, provider: &str, pool: &KeyPool, index: usize, status: StatusCode) {
+        if !pool.invalidate(index) {
+            return;
+        }
+        let key = pool.get(index);
+        let whose = if key.id.is_some() { "a gateway's" } else { "an operator" };
+        tracing::warn!(provider, key = %key.hint, status = status.as_u16(), "the provider refused {whose} key: it is not used again");
+        if let Some(id) = key.id {
+            let _ = self.refused.send(id);
+        }
+    }
+}
+
+/// Answers that say the key itself is refused: revoked, wrong, or without access.
+fn refused_key(status: StatusCode) -> bool {
+    status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
 }
 
 /// A failed attempt in short, with the key it used (`key …abcd: 429`).

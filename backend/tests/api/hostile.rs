@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 use tollgate::{
     auth::secrets,
     db::Db,
-    gateways::{store as gateways, GatewayCache},
+    gateways::{
+        provider_keys::{KeyLoader, Vault},
+        store as gateways, GatewayCache,
+    },
     ids::{GatewayId, UserId},
     users::store as users,
 };
@@ -244,7 +247,8 @@ async fn the_gateway_cache_pays_for_a_miss_once_and_keeps_its_gateways() {
     let hash = tollgate::auth::secrets::SecretHash::of(&secret);
     db.run(move |c| users::insert(c, owner, "Cache_Owner")).await.unwrap();
     db.run(move |c| gateways::insert(c, owner, id, "live", hash, "tg-…".into())).await.unwrap();
-    let cache = Arc::new(GatewayCache::new(db, Duration::from_secs(60), 100, 50));
+    let keys = KeyLoader { vault: Vault::new(&[7; 32]), states: Default::default() };
+    let cache = Arc::new(GatewayCache::new(db, keys, Duration::from_secs(60), 100, 50));
 
     assert!(cache.by_secret(&secret).await.unwrap().is_some());
     assert_eq!(cache.lookups_made(), 1);
