@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 
-use crate::catalog::providers::PROVIDERS;
+use crate::{catalog::providers::PROVIDERS, limits::Limits};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
@@ -57,6 +57,18 @@ pub enum UnpricedModels {
     Allow,
     /// Refused with a 400 that names `PRICING_FILE`.
     Reject,
+}
+
+/// The operator's limits for every gateway (open sign-up).
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    /// What a new gateway starts with.
+    pub defaults: Limits,
+    /// The most any gateway may have: a tenant may set lower, never higher.
+    pub ceiling: Limits,
+    pub max_gateways_per_user: Option<u64>,
+    /// New accounts one client address may make a minute.
+    pub joins_per_minute: u32,
 }
 
 /// Which providers' operator keys (`<PROVIDER>_API_KEY`) serve tenants at all.
@@ -110,7 +122,9 @@ pub struct Config {
     pub operator_keys: OperatorKeys,
     pub pricing_file: Option<PathBuf>,
     pub cors_origins: Vec<String>,
-    pub trusted_proxy_hops: usize,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub limits: LimitSettings,
     pub max_body_bytes: usize,
     /// Request bodies held in memory at once, across all calls.
     pub request_memory_bytes: usize,
@@ -244,7 +258,24 @@ impl Config {
                     o.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()).collect()
                 })
                 .unwrap_or_default(),
-            trusted_proxy_hops: parse(&get, "TRUSTED_PROXY_HOPS", "0")?,
+            trusted_proxies: parse_cidrs(&get("TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?,
+            limits: LimitSettings {
+                defaults: Limits {
+                    rpm: optional(&get, "LIMIT_DEFAULT_RPM")?,
+                    tpm: optional(&get, "LIMIT_DEFAULT_TPM")?,
+                    monthly_budget_nanousd: optional_usd(&get, "LIMIT_DEFAULT_MONTHLY_BUDGET_USD")?,
+                    ..Limits::default()
+                },
+                ceiling: Limits {
+                    rpm: optional(&get, "LIMIT_MAX_RPM")?,
+                    tpm: optional(&get, "LIMIT_MAX_TPM")?,
+                    monthly_budget_nanousd: optional_usd(&get, "LIMIT_MAX_MONTHLY_BUDGET_USD")?,
+                    ..Limits::default()
+                },
+                max_gateways_per_user: optional(&get, "MAX_GATEWAYS_PER_USER")?,
+                joins_per_minute: parse(&get, "JOINS_PER_MINUTE", "20")?,
+            },
             max_body_bytes: parse(&get, "MAX_BODY_BYTES", "10485760")?,
             request_memory_bytes: parse::<usize>(&get, "REQUEST_MEMORY_MB", "64")?.saturating_mul(1024 * 1024),
             upstream_timeout: Duration::from_secs(parse(&get, "UPSTREAM_TIMEOUT_SECS", "600")?),
@@ -304,6 +335,26 @@ impl Config {
         if self.stream_idle_timeout.is_zero() || self.stream_max_duration.is_zero() {
             bail!("STREAM_IDLE_TIMEOUT_SECS and STREAM_MAX_DURATION_SECS must be positive");
         }
+        let (defaults, ceiling) = (&self.limits.defaults, &self.limits.ceiling);
+        for (default_name, max_name, default, max) in [
+            ("LIMIT_DEFAULT_RPM", "LIMIT_MAX_RPM", defaults.rpm, ceiling.rpm),
+            ("LIMIT_DEFAULT_TPM", "LIMIT_MAX_TPM", defaults.tpm, ceiling.tpm),
+            (
+                "LIMIT_DEFAULT_MONTHLY_BUDGET_USD",
+                "LIMIT_MAX_MONTHLY_BUDGET_USD",
+                defaults.monthly_budget_nanousd,
+                ceiling.monthly_budget_nanousd,
+            ),
+        ] {
+            if let (Some(default), Some(max)) = (default, max) {
+                if default > max {
+                    bail!("{default_name} must not be above {max_name}");
+                }
+            }
+        }
+        if self.limits.joins_per_minute == 0 {
+            bail!("JOINS_PER_MINUTE must be at least 1");
+        }
         for (name, settings) in &self.providers {
             if let Some(url) = &settings.base_url {
                 url::Url::parse(url).with_context(|| format!("{}_BASE_URL is not a URL", name.to_uppercase()))?;
@@ -345,6 +396,48 @@ where
 {
     let raw = get(key).unwrap_or_else(|| default.to_string());
     raw.trim().parse().map_err(|e| anyhow::anyhow!("{key}={raw:?} is invalid: {e}"))
+}
+
+/// An optional positive number.
+fn optional(get: &impl Fn(&str) -> Option<String>, key: &str) -> anyhow::Result<Option<u64>> {
+    match get(key) {
+        None => Ok(None),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => bail!("{key}={raw:?} must be a positive whole number"),
+        },
+    }
+}
+
+/// An optional amount of US dollars, in nano-dollars.
+fn optional_usd(get: &impl Fn(&str) -> Option<String>, key: &str) -> anyhow::Result<Option<u64>> {
+    match get(key) {
+        None => Ok(None),
+        Some(raw) => match raw.trim().parse::<f64>() {
+            Ok(usd) if usd > 0.0 && usd <= MAX_BUDGET_USD => Ok(Some(usd_to_nano(usd))),
+            _ => bail!("{key}={raw:?} must be an amount of dollars above 0 and at most {MAX_BUDGET_USD}"),
+        },
+    }
+}
+
+/// The largest budget: a million dollars.
+pub const MAX_BUDGET_USD: f64 = 1_000_000.0;
+
+/// Dollars to nano-dollars, to the nearest.
+pub fn usd_to_nano(usd: f64) -> u64 {
+    (usd * 1e9).round() as u64
+}
+
+/// A comma-separated list of CIDRs (a bare address is one host).
+pub fn parse_cidrs(raw: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(parse_cidr).collect()
+}
+
+pub fn parse_cidr(raw: &str) -> Result<ipnet::IpNet, String> {
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| format!("{raw:?} is not an address or a CIDR like 10.0.0.0/8"))
 }
 
 /// A 32-byte key in either documented form: 64 hex digits (`openssl rand -hex 32`)

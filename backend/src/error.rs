@@ -201,6 +201,16 @@ impl OpenAiError {
         )
     }
 
+    /// The gateway's IP allow-list does not hold the caller's address.
+    pub fn address_not_allowed(client: std::net::IpAddr) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("ip_not_allowed"),
+            format!("This gateway does not take calls from {client}: its IP allow-list does not include it"),
+        )
+    }
+
     pub fn upstream_unreachable(provider: &str) -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,

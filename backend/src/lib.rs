@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod gateways;
 pub mod ids;
+pub mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod mock_upstream;
@@ -36,7 +37,7 @@ use anyhow::Context;
 
 use crate::{
     analytics::routes::AnalyticsLimits,
-    auth::{JwtKeys, LoginThrottle, Passwords, Sessions},
+    auth::{client_ip::ClientIp, JwtKeys, LoginThrottle, Passwords, Sessions},
     catalog::Catalog,
     config::Config,
     db::Db,
@@ -51,6 +52,7 @@ use crate::{
         provider_keys::{self, KeyLoader, Vault},
         GatewayCache,
     },
+    limits::Limiter,
     metrics::Metrics,
     proxy::keys::KeyStates,
     proxy::{AuthFailures, BodyMemory, Proxy, ShutdownFlag, StreamLimits, Upstreams},
@@ -88,6 +90,8 @@ pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
         .app_data(aweb::Data::from(state.proxy.catalog.clone()))
         .app_data(ops::store_data(state.store.clone()))
         .app_data(aweb::Data::from(state.metrics.clone()))
+        .app_data(aweb::Data::from(state.config.clone()))
+        .app_data(aweb::Data::from(state.proxy.limiter.clone()))
         .app_data(aweb::Data::new(AnalyticsLimits { max_days: state.config.retention_days }))
         .app_data(aweb::JsonConfig::default().limit(CONTROL_JSON_LIMIT).error_handler(|err, _| {
             match err {
@@ -126,13 +130,18 @@ impl AppState {
         db: Db,
         store: Arc<dyn EventStore>,
         shutdown: ShutdownFlag,
+        limiter: Arc<Limiter>,
     ) -> anyhow::Result<(Self, Vec<tokio::task::JoinHandle<()>>)> {
         let catalog = Arc::new(Catalog::load(config.pricing_file.as_deref())?);
         let key_states = Arc::new(KeyStates::default());
         let keys = KeyLoader { vault: Vault::new(&config.master_key), states: key_states.clone() };
         let cache = Arc::new(GatewayCache::new(db.clone(), keys, config.gateway_cache_ttl, 100_000, 10_000));
         let (refused_keys, refused) = tokio::sync::mpsc::unbounded_channel();
+        let client_ip = ClientIp::new(config.trusted_proxies.clone());
         let proxy = Proxy {
+            limiter: limiter.clone(),
+            ceiling: config.limits.ceiling,
+            client_ip: client_ip.clone(),
             cache: cache.clone(),
             catalog,
             upstreams: Upstreams::new(&config, metrics.clone(), refused_keys)?,
@@ -150,7 +159,11 @@ impl AppState {
         let state = Self {
             sessions: aweb::Data::new(Sessions::new(db.clone(), JwtKeys::new(&config.jwt_secret), config.jwt_ttl)),
             passwords: aweb::Data::new(Passwords::new(&metrics)),
-            login_throttle: aweb::Data::new(LoginThrottle::new(config.trusted_proxy_hops, &metrics)),
+            login_throttle: aweb::Data::new(LoginThrottle::new(
+                client_ip.clone(),
+                config.limits.joins_per_minute,
+                &metrics,
+            )),
             config: Arc::new(config),
             db,
             cache,
@@ -201,8 +214,10 @@ impl Tollgate {
         let cors_origins = config.cors_origins.clone();
         let grace = config.shutdown_grace;
         let shutdown = ShutdownFlag::default();
+        let limiter = Arc::new(Limiter::default());
+        background.extend(limits::seed_spend(store.clone(), limiter.clone()).await);
         let (state, tasks) =
-            AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store, shutdown.clone())?;
+            AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store, shutdown.clone(), limiter)?;
         background.extend(tasks);
 
         let server = HttpServer::new(move || {

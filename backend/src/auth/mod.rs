@@ -1,6 +1,7 @@
 //! Who is calling: user tokens and their sessions for the control plane, gateway
 //! secrets for the data plane, password hashing, and the limits on signing in.
 
+pub mod client_ip;
 pub mod jwt;
 pub mod password;
 pub mod secrets;

@@ -2,24 +2,25 @@
 //! username, each in fixed windows, in bounded memory. Beyond a limit the answer is
 //! `429 too_many_attempts` with `Retry-After`, before any password is hashed.
 //!
-//! The client address is the TCP peer's. Behind reverse proxies set
-//! `TRUSTED_PROXY_HOPS` to how many of them append to `X-Forwarded-For`; the client
-//! is then read from that header, counting from the right, never from its left end
-//! (which whoever calls the outermost proxy writes). IPv6 clients are counted per /64,
-//! the block one subscriber usually gets. The counts live in this process.
+//! New accounts (`/auth/join`) are limited per client address too.
+//!
+//! The client address is the TCP peer's, or behind `TRUSTED_PROXIES` the one they
+//! forwarded (see `ClientIp`). IPv6 clients are counted per /64, the block one
+//! subscriber usually gets. The counts live in this process.
 
 use std::{
     collections::HashMap,
     hash::Hash,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    net::{IpAddr, Ipv6Addr},
     sync::{Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
-use actix_web::{http::header::HeaderMap, HttpRequest};
+use actix_web::HttpRequest;
 use prometheus::IntCounterVec;
 use sha2::{Digest, Sha256};
 
+use super::client_ip::ClientIp;
 use crate::{error::ApiError, metrics::Metrics};
 
 /// Sign-in attempts one client address may make per window.
@@ -37,18 +38,28 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 pub struct LoginThrottle {
     by_address: Windows<IpAddr>,
     by_username: Windows<[u8; 32]>,
-    trusted_proxy_hops: usize,
+    joins: Windows<IpAddr>,
+    client_ip: ClientIp,
     throttled: IntCounterVec,
 }
 
 impl LoginThrottle {
-    pub fn new(trusted_proxy_hops: usize, metrics: &Metrics) -> Self {
+    pub fn new(client_ip: ClientIp, joins_per_minute: u32, metrics: &Metrics) -> Self {
         Self {
             by_address: Windows::new(ADDRESS_ATTEMPTS, ADDRESS_WINDOW, MAX_TRACKED),
             by_username: Windows::new(USERNAME_FAILURES, USERNAME_WINDOW, MAX_TRACKED),
-            trusted_proxy_hops,
+            joins: Windows::new(joins_per_minute, Duration::from_secs(60), MAX_TRACKED),
+            client_ip,
             throttled: metrics.logins_throttled.clone(),
         }
+    }
+
+    /// Counts a new account made by the client of `req`.
+    pub fn join_from(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        self.joins.hit(self.client_address(req), Instant::now()).map_err(|wait| {
+            self.throttled.with_label_values(&["join"]).inc();
+            ApiError::TooManyAttempts(wait)
+        })
     }
 
     /// Counts a sign-in attempt by the client of `req`.
@@ -80,31 +91,13 @@ impl LoginThrottle {
 
     /// Who is calling, as far as the limits are concerned.
     pub fn client_address(&self, req: &HttpRequest) -> IpAddr {
-        let forwarded = match self.trusted_proxy_hops {
-            0 => None,
-            hops => forwarded_client(req.headers(), hops),
-        };
-        let ip = forwarded.or_else(|| req.peer_addr().map(|a| a.ip())).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        address_block(ip)
+        address_block(self.client_ip.of(req))
     }
 }
 
 /// Usernames are keyed by digest, so an entry's size does not depend on what was sent.
 fn username_key(username: &str) -> [u8; 32] {
     Sha256::digest(username.as_bytes()).into()
-}
-
-/// With `hops` trusted proxies each appending the address it was called from, the
-/// client is the `hops`-th entry from the right.
-fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
-    let entries: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .collect();
-    let entry = entries.get(entries.len().checked_sub(hops)?)?;
-    entry.parse::<IpAddr>().ok().or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// IPv4 addresses as they are; IPv6 ones by their /64.
@@ -244,11 +237,12 @@ mod tests {
                 .to_http_request()
         };
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(LoginThrottle::new(0, &metrics).client_address(&request()), ip("192.0.2.1"));
-        assert_eq!(LoginThrottle::new(1, &metrics).client_address(&request()), ip("198.51.100.7"));
-        assert_eq!(LoginThrottle::new(2, &metrics).client_address(&request()), ip("203.0.113.9"));
-        assert_eq!(LoginThrottle::new(3, &metrics).client_address(&request()), ip("192.0.2.1"), "too few entries");
+        let trusting =
+            |cidrs: &str| LoginThrottle::new(ClientIp::new(crate::config::parse_cidrs(cidrs).unwrap()), 10, &metrics);
+        assert_eq!(trusting("").client_address(&request()), ip("192.0.2.1"));
+        assert_eq!(trusting("192.0.2.0/24").client_address(&request()), ip("198.51.100.7"));
+        assert_eq!(trusting("192.0.2.0/24, 198.51.100.7").client_address(&request()), ip("203.0.113.9"));
         let v6 = TestRequest::default().peer_addr("[2001:db8:1:2:3:4:5:6]:443".parse().unwrap()).to_http_request();
-        assert_eq!(LoginThrottle::new(0, &metrics).client_address(&v6), ip("2001:db8:1:2::"));
+        assert_eq!(trusting("").client_address(&v6), ip("2001:db8:1:2::"));
     }
 }

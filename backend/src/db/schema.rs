@@ -21,6 +21,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         fallbacks -> Text,
+        limits -> Text,
+        allowed_ips -> Text,
     }
 }
 

@@ -8,6 +8,14 @@ use futures_util::{stream, stream::BoxStream, StreamExt};
 
 use super::{Cursor, EventFilter, Order, RequestEvent, Summary};
 
+/// A gateway's spend this month and today, in nano-dollars.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewaySpend {
+    pub gateway_id: String,
+    pub month_nanousd: u64,
+    pub day_nanousd: u64,
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
     /// Short name for logs, metrics and `/readyz`.
@@ -49,6 +57,10 @@ pub trait EventStore: Send + Sync + 'static {
         })
         .boxed()
     }
+
+    /// What each gateway spent from `month_ms` and from `day_ms` (both UTC starts, `day_ms` the
+    /// later) up to `before_ms`, in nano-dollars: budgets start from it.
+    async fn spend(&self, month_ms: i64, day_ms: i64, before_ms: i64) -> anyhow::Result<Vec<GatewaySpend>>;
 
     /// Retention: forgets events older than `cutoff_ms` (whole partitions where the store has them).
     async fn delete_before(&self, cutoff_ms: i64) -> anyhow::Result<()>;

@@ -20,6 +20,7 @@ use std::{
 };
 
 use dashmap::DashMap;
+use ipnet::IpNet;
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::{
@@ -31,6 +32,7 @@ use crate::{
     auth::secrets::{self, SecretHash},
     db::{Db, DbConn, DbError},
     ids::{GatewayId, UserId},
+    limits::Limits,
     proxy::keys::GatewayKeys,
 };
 
@@ -42,6 +44,10 @@ pub struct GatewayAuth {
     pub fallbacks: Arc<Fallbacks>,
     /// The gateway's own provider keys.
     pub keys: Arc<GatewayKeys>,
+    /// Its limits as set (the operator's ceiling applies on top).
+    pub limits: Limits,
+    /// The client addresses it takes calls from; empty: any.
+    pub allowed_ips: Arc<Vec<IpNet>>,
 }
 
 impl GatewayAuth {
@@ -52,6 +58,8 @@ impl GatewayAuth {
             secret_hash: SecretHash::from_hex(&row.secret_hash)?,
             fallbacks: Arc::new(Fallbacks::from_stored(&row.fallbacks)),
             keys: Arc::new(keys),
+            limits: Limits::from_stored(&row.limits),
+            allowed_ips: Arc::new(serde_json::from_str(&row.allowed_ips).unwrap_or_default()),
         })
     }
 }

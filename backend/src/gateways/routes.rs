@@ -1,4 +1,5 @@
-//! `/gateways`: create, list, read, rename and set fallback chains, delete, rotate the secret.
+//! `/gateways`: create, list, read, rename and set fallback chains, limits and the
+//! IP allow-list, delete, rotate the secret.
 
 use std::collections::BTreeMap;
 
@@ -8,13 +9,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use diesel::Connection;
+use ipnet::IpNet;
+
 use super::{store, Fallbacks, GatewayCache};
 use crate::{
     auth::{secrets, CurrentUser},
     catalog::Catalog,
+    config::{parse_cidr, usd_to_nano, Config, MAX_BUDGET_USD},
     db::Db,
     error::ApiError,
     ids::GatewayId,
+    limits::{Limiter, Limits},
 };
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -40,19 +46,82 @@ pub struct Gateway {
     /// For a requested model, the models tried in order when every key of it fails
     /// (429, 5xx, timeout, unreachable); `{}` when none.
     pub fallbacks: BTreeMap<String, Vec<String>>,
+    /// The limits set on this gateway; `null` is none of its own (the ceiling, if any, applies).
+    pub limits: LimitsView,
+    /// The operator's maximum for each limit; `null` is none.
+    pub limit_ceilings: LimitsView,
+    /// The client addresses (CIDRs) it takes calls from; `[]` takes any.
+    pub allowed_ips: Vec<String>,
+    /// Use now, against the limits (`GET /gateways/{id}` and `PATCH` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageView>,
 }
 
-impl TryFrom<store::GatewayRow> for Gateway {
-    type Error = ApiError;
-    fn try_from(row: store::GatewayRow) -> Result<Self, ApiError> {
+/// Limits as the API shows them: budgets in US dollars.
+#[derive(Serialize, ToSchema, Default, Debug, PartialEq)]
+pub struct LimitsView {
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub max_concurrent: Option<u64>,
+    pub daily_budget_usd: Option<f64>,
+    pub monthly_budget_usd: Option<f64>,
+}
+
+impl From<&Limits> for LimitsView {
+    fn from(limits: &Limits) -> Self {
+        let usd = |nano: Option<u64>| nano.map(|n| n as f64 / 1e9);
+        LimitsView {
+            rpm: limits.rpm,
+            tpm: limits.tpm,
+            max_concurrent: limits.max_concurrent,
+            daily_budget_usd: usd(limits.daily_budget_nanousd),
+            monthly_budget_usd: usd(limits.monthly_budget_nanousd),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct UsageView {
+    pub requests_this_minute: u64,
+    pub tokens_this_minute: u64,
+    pub concurrent: u64,
+    pub spend_today_usd: f64,
+    pub spend_this_month_usd: f64,
+}
+
+impl Gateway {
+    fn from_row(row: store::GatewayRow, config: &Config) -> Result<Self, ApiError> {
         Ok(Gateway {
             id: row.id.parse().map_err(|_| anyhow::anyhow!("corrupt gateway id"))?,
             fallbacks: Fallbacks::from_stored(&row.fallbacks).chains().clone(),
+            limits: (&Limits::from_stored(&row.limits)).into(),
+            limit_ceilings: (&config.limits.ceiling).into(),
+            allowed_ips: serde_json::from_str::<Vec<IpNet>>(&row.allowed_ips)
+                .unwrap_or_default()
+                .iter()
+                .map(IpNet::to_string)
+                .collect(),
+            usage: None,
             name: row.name,
             secret_hint: row.secret_hint,
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
         })
+    }
+
+    /// With the gateway's use now, against its limits within the operator's ceiling.
+    fn with_usage(row: store::GatewayRow, config: &Config, limiter: &Limiter) -> Result<Self, ApiError> {
+        let limits = Limits::from_stored(&row.limits).within(&config.limits.ceiling);
+        let mut gateway = Gateway::from_row(row, config)?;
+        let usage = limiter.usage(gateway.id, &limits);
+        gateway.usage = Some(UsageView {
+            requests_this_minute: usage.requests_this_minute,
+            tokens_this_minute: usage.tokens_this_minute,
+            concurrent: usage.concurrent,
+            spend_today_usd: usage.spend_today_nanousd as f64 / 1e9,
+            spend_this_month_usd: usage.spend_this_month_nanousd as f64 / 1e9,
+        });
+        Ok(gateway)
     }
 }
 
@@ -93,6 +162,86 @@ pub struct GatewayPatch {
     #[schema(value_type = Option<Object>)]
     #[serde(default, deserialize_with = "present")]
     pub fallbacks: Option<Value>,
+    /// `{"rpm": 600, "tpm": 200000, "max_concurrent": 20, "daily_budget_usd": 5, "monthly_budget_usd": 50}`:
+    /// any subset; a key set to `null` removes that limit. None may exceed the operator's ceiling.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "present")]
+    pub limits: Option<Value>,
+    /// `["203.0.113.0/24", "2001:db8::1"]`: the only client addresses calls are taken from;
+    /// `[]` or `null` takes any. At most 100.
+    #[schema(value_type = Option<Vec<String>>)]
+    #[serde(default, deserialize_with = "present")]
+    pub allowed_ips: Option<Value>,
+}
+
+const MAX_ALLOWED_IPS: usize = 100;
+
+/// `current` with a `PATCH`'s `limits` applied, each within the operator's ceiling.
+fn patch_limits(current: Limits, patch: &Value, ceiling: &Limits) -> Result<Limits, ApiError> {
+    let invalid = |message: String| ApiError::invalid("invalid_limits", message);
+    let fields = match patch {
+        Value::Null => return Ok(Limits::default()),
+        Value::Object(fields) => fields,
+        _ => return Err(invalid("limits must be an object such as {\"rpm\": 600}".into())),
+    };
+    let mut limits = current;
+    for (name, value) in fields {
+        let count = |value: &Value| match value {
+            Value::Null => Ok(None),
+            v => match v.as_u64().filter(|n| (1..=1_000_000_000).contains(n)) {
+                Some(n) => Ok(Some(n)),
+                None => Err(invalid(format!("{name} must be a whole number from 1 to 1000000000, or null"))),
+            },
+        };
+        let dollars = |value: &Value| match value {
+            Value::Null => Ok(None),
+            v => match v.as_f64().filter(|usd| *usd > 0.0 && *usd <= MAX_BUDGET_USD) {
+                Some(usd) => Ok(Some(usd_to_nano(usd))),
+                None => Err(invalid(format!(
+                    "{name} must be an amount of dollars above 0 and at most {MAX_BUDGET_USD}, or null"
+                ))),
+            },
+        };
+        let (slot, max, value) = match name.as_str() {
+            "rpm" => (&mut limits.rpm, ceiling.rpm, count(value)?),
+            "tpm" => (&mut limits.tpm, ceiling.tpm, count(value)?),
+            "max_concurrent" => (&mut limits.max_concurrent, ceiling.max_concurrent, count(value)?),
+            "daily_budget_usd" => (&mut limits.daily_budget_nanousd, ceiling.daily_budget_nanousd, dollars(value)?),
+            "monthly_budget_usd" => {
+                (&mut limits.monthly_budget_nanousd, ceiling.monthly_budget_nanousd, dollars(value)?)
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown limit {other:?}: use rpm, tpm, max_concurrent, daily_budget_usd, monthly_budget_usd"
+                )))
+            }
+        };
+        if let (Some(value), Some(max)) = (value, max) {
+            if value > max {
+                let max = if name.ends_with("_usd") { format!("{}", max as f64 / 1e9) } else { max.to_string() };
+                return Err(invalid(format!("{name} may be at most {max} on this server (the operator's ceiling)")));
+            }
+        }
+        *slot = value;
+    }
+    Ok(limits)
+}
+
+/// A `PATCH`'s `allowed_ips`, as stored.
+fn parse_allowed_ips(value: &Value) -> Result<String, ApiError> {
+    let invalid = |message: String| ApiError::invalid("invalid_allowed_ips", message);
+    let list = match value {
+        Value::Null => Vec::new(),
+        Value::Array(items) if items.len() <= MAX_ALLOWED_IPS => items
+            .iter()
+            .map(|item| item.as_str().ok_or_else(|| invalid("allowed_ips holds strings".into())))
+            .map(|item| item.and_then(|s| parse_cidr(s.trim()).map_err(invalid)))
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => {
+            return Err(invalid(format!("allowed_ips must be a list of at most {MAX_ALLOWED_IPS} addresses or CIDRs")))
+        }
+    };
+    Ok(serde_json::to_string(&list).expect("CIDRs serialize"))
 }
 
 /// A field that is present, even as `null`, is `Some`.
@@ -117,24 +266,46 @@ impl GatewayName {
 }
 
 #[utoipa::path(post, path = "/gateways", tag = "gateways", request_body = GatewayForm,
-    responses((status = 201, body = CreatedGateway)), security(("user_jwt" = [])))]
+    description = "A new gateway starts with the operator's default limits. At most MAX_GATEWAYS_PER_USER per user.",
+    responses((status = 201, body = CreatedGateway), (status = 400, description = "invalid_name, too_many_gateways")),
+    security(("user_jwt" = [])))]
 pub async fn create(
     db: web::Data<Db>,
+    config: web::Data<Config>,
     user: CurrentUser,
     form: web::Json<GatewayForm>,
 ) -> Result<HttpResponse, ApiError> {
     let name = GatewayName::parse(&form.name)?;
     let secret = secrets::generate();
     let (hash, hint) = (secrets::SecretHash::of(&secret), secrets::hint(&secret));
-    let row = db.run(move |conn| store::insert(conn, user.0, GatewayId::new(), &name.0, hash, hint)).await?;
-    Ok(HttpResponse::Created().json(CreatedGateway { gateway: row.try_into()?, secret }))
+    let limits = config.limits.defaults.to_stored();
+    let max = config.limits.max_gateways_per_user;
+    let row = db
+        .run(move |conn| {
+            if max.is_some_and(|max| store::count(conn, user.0).unwrap_or(0) as u64 >= max) {
+                return Ok(None);
+            }
+            store::insert(conn, user.0, GatewayId::new(), &name.0, hash, hint, limits).map(Some)
+        })
+        .await?;
+    let Some(row) = row else {
+        return Err(ApiError::invalid(
+            "too_many_gateways",
+            format!("a user may have at most {} gateways on this server: delete one first", max.unwrap_or(0)),
+        ));
+    };
+    Ok(HttpResponse::Created().json(CreatedGateway { gateway: Gateway::from_row(row, &config)?, secret }))
 }
 
 #[utoipa::path(get, path = "/gateways", tag = "gateways", description = "The caller's gateways, newest first.",
     responses((status = 200, body = GatewayList)), security(("user_jwt" = [])))]
-pub async fn list(db: web::Data<Db>, user: CurrentUser) -> Result<web::Json<GatewayList>, ApiError> {
+pub async fn list(
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    user: CurrentUser,
+) -> Result<web::Json<GatewayList>, ApiError> {
     let rows = db.run(move |conn| store::list(conn, user.0)).await?;
-    let gateways = rows.into_iter().map(Gateway::try_from).collect::<Result<_, _>>()?;
+    let gateways = rows.into_iter().map(|row| Gateway::from_row(row, &config)).collect::<Result<_, _>>()?;
     Ok(web::Json(GatewayList { gateways }))
 }
 
@@ -142,39 +313,63 @@ pub async fn list(db: web::Data<Db>, user: CurrentUser) -> Result<web::Json<Gate
     responses((status = 200, body = Gateway), (status = 404)), security(("user_jwt" = [])))]
 pub async fn get(
     db: web::Data<Db>,
+    config: web::Data<Config>,
+    limiter: web::Data<Limiter>,
     user: CurrentUser,
     id: web::Path<GatewayId>,
 ) -> Result<web::Json<Gateway>, ApiError> {
     let id = id.into_inner();
     let row = db.run(move |conn| store::get(conn, user.0, id)).await?;
-    Ok(web::Json(row.try_into()?))
+    Ok(web::Json(Gateway::with_usage(row, &config, &limiter)?))
 }
 
 #[utoipa::path(patch, path = "/gateways/{id}", tag = "gateways", params(("id" = String, Path)), request_body = GatewayPatch,
     description = "Renames the gateway and/or replaces its fallback chains; the data plane uses the new chains at once.",
     responses((status = 200, body = Gateway), (status = 400, description = "invalid_name, invalid_fallbacks"),
         (status = 404)), security(("user_jwt" = [])))]
+#[allow(clippy::too_many_arguments)]
 pub async fn update(
     db: web::Data<Db>,
     cache: web::Data<GatewayCache>,
     catalog: web::Data<Catalog>,
+    config: web::Data<Config>,
+    limiter: web::Data<Limiter>,
     user: CurrentUser,
     id: web::Path<GatewayId>,
     form: web::Json<GatewayPatch>,
 ) -> Result<web::Json<Gateway>, ApiError> {
     let id = id.into_inner();
     let form = form.into_inner();
-    if form.name.is_none() && form.fallbacks.is_none() {
-        return Err(ApiError::bad_request("send a name, fallbacks, or both"));
+    if form.name.is_none() && form.fallbacks.is_none() && form.limits.is_none() && form.allowed_ips.is_none() {
+        return Err(ApiError::bad_request("send any of name, fallbacks, limits, allowed_ips"));
     }
-    let changes = store::GatewayChanges {
-        name: form.name.as_deref().map(GatewayName::parse).transpose()?.map(|n| n.0),
-        fallbacks: form.fallbacks.as_ref().map(|f| Fallbacks::parse(f, &catalog)).transpose()?.map(|f| f.to_stored()),
-        updated_at: Utc::now().naive_utc(),
-    };
-    let row = db.run(move |conn| store::update(conn, user.0, id, changes)).await?;
+    let name = form.name.as_deref().map(GatewayName::parse).transpose()?.map(|n| n.0);
+    let fallbacks = form.fallbacks.as_ref().map(|f| Fallbacks::parse(f, &catalog)).transpose()?.map(|f| f.to_stored());
+    let allowed_ips = form.allowed_ips.as_ref().map(parse_allowed_ips).transpose()?;
+    let ceiling = config.limits.ceiling;
+    let row = db
+        .run(move |conn| {
+            // The limits patch applies to the stored ones, read in the same transaction.
+            conn.transaction(|conn| {
+                let limits = match &form.limits {
+                    Some(patch) => {
+                        let current = Limits::from_stored(&store::get(conn, user.0, id)?.limits);
+                        Some(patch_limits(current, patch, &ceiling).map(|l| l.to_stored()))
+                    }
+                    None => None,
+                };
+                let limits = match limits.transpose() {
+                    Ok(limits) => limits,
+                    Err(error) => return Ok(Err(error)),
+                };
+                let changes =
+                    store::GatewayChanges { name, fallbacks, limits, allowed_ips, updated_at: Utc::now().naive_utc() };
+                store::update(conn, user.0, id, changes).map(Ok)
+            })
+        })
+        .await??;
     cache.invalidate(id);
-    Ok(web::Json(row.try_into()?))
+    Ok(web::Json(Gateway::with_usage(row, &config, &limiter)?))
 }
 
 #[utoipa::path(delete, path = "/gateways/{id}", tag = "gateways", params(("id" = String, Path)),

@@ -22,6 +22,10 @@ pub struct GatewayRow {
     pub updated_at: NaiveDateTime,
     /// The fallback chains, as JSON (see `Fallbacks`).
     pub fallbacks: String,
+    /// The rate limits and budgets, as JSON (see `Limits`).
+    pub limits: String,
+    /// The CIDRs calls may come from, as a JSON array; `[]` is any.
+    pub allowed_ips: String,
 }
 
 #[derive(Insertable)]
@@ -34,6 +38,7 @@ pub struct NewGateway<'a> {
     pub secret_hint: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub limits: String,
 }
 
 fn owned_by(user: UserId) -> gateways::BoxedQuery<'static, crate::db::MultiBackend> {
@@ -47,6 +52,7 @@ pub fn insert(
     name: &str,
     hash: SecretHash,
     hint: String,
+    limits: String,
 ) -> QueryResult<GatewayRow> {
     let now = Utc::now().naive_utc();
     diesel::insert_into(gateways::table)
@@ -58,9 +64,14 @@ pub fn insert(
             secret_hint: hint,
             created_at: now,
             updated_at: now,
+            limits,
         })
         .execute(conn)?;
     get(conn, user, id)
+}
+
+pub fn count(conn: &mut DbConn, user: UserId) -> QueryResult<i64> {
+    owned_by(user).count().get_result(conn)
 }
 
 pub fn list(conn: &mut DbConn, user: UserId) -> QueryResult<Vec<GatewayRow>> {
@@ -77,6 +88,8 @@ pub fn get(conn: &mut DbConn, user: UserId, id: GatewayId) -> QueryResult<Gatewa
 pub struct GatewayChanges {
     pub name: Option<String>,
     pub fallbacks: Option<String>,
+    pub limits: Option<String>,
+    pub allowed_ips: Option<String>,
     pub updated_at: NaiveDateTime,
 }
 

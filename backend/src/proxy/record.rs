@@ -24,6 +24,7 @@ use crate::{
     },
     gateways::GatewayAuth,
     ids::EventId,
+    limits::Ticket,
 };
 
 /// Set once the server begins to shut down: calls cut short after that are the
@@ -64,6 +65,8 @@ pub struct CallRecord {
     pub sample_memory: Option<OwnedSemaphorePermit>,
     /// A provider accepted the call (a 2xx head).
     pub answered: bool,
+    /// What the call reserved of its gateway's limits, settled when it is metered.
+    pub ticket: Option<Ticket>,
     pub ttft: Option<Duration>,
     sink: EventSink,
     shutdown: ShutdownFlag,
@@ -119,6 +122,7 @@ impl CallRecord {
             prompt_sample: None,
             sample_memory: None,
             answered: false,
+            ticket: None,
             ttft: None,
             sink,
             shutdown,
@@ -179,6 +183,11 @@ impl CallRecord {
         };
         let ok = status_code < 400 && failure.is_none();
         let parts = self.price.map(|p| p.cost_parts(&usage)).unwrap_or_default();
+        // An estimate is made later, off the call's path: the reservation stands for it.
+        match self.ticket.take() {
+            Some(ticket) if estimate.is_none() => ticket.settle(usage.prompt + usage.completion, parts.total()),
+            reserved => drop(reserved),
+        }
         // A failed call that used no tokens cost nothing, price or not; an answered
         // call of an unpriced model is unpriced even when it reports no usage.
         let priced = self.price.is_some() || (!ok && usage == Usage::default() && estimate.is_none());

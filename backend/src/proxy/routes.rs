@@ -31,6 +31,8 @@ use super::{
 use bytes::Bytes;
 
 use crate::{
+    auth::client_ip::ClientIp,
+    catalog::price::Usage,
     catalog::{price::Price, providers::Protocol, Catalog, Route},
     config::UnpricedModels,
     error::OpenAiError,
@@ -38,6 +40,7 @@ use crate::{
     events::EventSink,
     gateways::{Fallbacks, GatewayCache},
     ids::EventId,
+    limits::{http::add_rate_headers, Ask, Limiter, Limits},
     proxy::keys::{GatewayKeys, KeyStates},
 };
 
@@ -46,6 +49,10 @@ pub struct Proxy {
     pub cache: Arc<GatewayCache>,
     pub catalog: Arc<Catalog>,
     pub upstreams: Upstreams,
+    pub limiter: Arc<Limiter>,
+    /// The operator's maximum for every gateway's limits.
+    pub ceiling: Limits,
+    pub client_ip: ClientIp,
     /// What this process knows of each stored provider key it has loaded.
     pub key_states: Arc<KeyStates>,
     pub sink: EventSink,
@@ -135,15 +142,34 @@ async fn serve(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>,
     };
     let fallbacks = caller.gateway.fallbacks.clone();
     let gateway_keys = caller.gateway.keys.clone();
+    let limits = caller.gateway.limits.within(&proxy.ceiling);
+    let allowed = caller.gateway.allowed_ips.clone();
     let mut record =
         CallRecord::start(started, request_id, event_id, caller.gateway, proxy.sink.clone(), proxy.shutdown.clone());
     record.endpoint = match surface {
         Protocol::OpenAi => "/chat/completions",
         Protocol::Anthropic => "/messages",
     };
+    if let Err(error) = admitted_from(&req, &proxy, &allowed) {
+        record.fail(&error);
+        return finish(error.response_for(surface), request_header, &timing);
+    }
     let keys = CallKeys { caller: caller.provider_key.as_deref(), gateway: &gateway_keys };
-    let response = proxy_call(&req, payload, &proxy, keys, &fallbacks, record, &mut timing, surface).await;
+    let call = Calling { keys, fallbacks: &fallbacks, limits: &limits };
+    let response = proxy_call(&req, payload, &proxy, call, record, &mut timing, surface).await;
     finish(response, request_header, &timing)
+}
+
+/// A gateway with an IP allow-list takes calls only from the addresses on it.
+fn admitted_from(req: &HttpRequest, proxy: &Proxy, allowed: &[ipnet::IpNet]) -> Result<(), OpenAiError> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let client = proxy.client_ip.of(req);
+    match allowed.iter().any(|net| net.contains(&client)) {
+        true => Ok(()),
+        false => Err(OpenAiError::address_not_allowed(client)),
+    }
 }
 
 /// The client's `anthropic-version` and `anthropic-beta`, passed on to Anthropic
@@ -165,13 +191,41 @@ struct CallKeys<'a> {
     gateway: &'a GatewayKeys,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the gateway says about a call: its keys, fallbacks and limits.
+struct Calling<'a> {
+    keys: CallKeys<'a>,
+    fallbacks: &'a Fallbacks,
+    limits: &'a Limits,
+}
+
+/// What a call asks of its gateway's limits: its prompt (estimated at four bytes a
+/// token) plus the most it may answer, and its worst case cost over the routes it
+/// may take (the prompt bounded by its size in bytes: a token is at least a byte).
+fn ask(chat: &ChatRequest, body: &Bytes, routes: &[Route]) -> Ask {
+    let asked = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|name| chat.field(name).and_then(|raw| raw.parse::<u64>().ok()));
+    let most = |route: &Route| asked.or(route.max_output_tokens).unwrap_or(DEFAULT_MAX_OUTPUT);
+    let prompt = (body.len() as u64).div_ceil(4);
+    let tokens = prompt + routes.iter().map(most).max().unwrap_or(DEFAULT_MAX_OUTPUT);
+    let cost = routes
+        .iter()
+        .filter_map(|route| {
+            let usage = Usage { prompt: body.len() as u64, completion: most(route), ..Usage::default() };
+            Some(route.price?.cost_nanousd(&usage))
+        })
+        .max();
+    Ask { tokens, cost_nanousd: cost }
+}
+
+/// The answer limit assumed for a model whose own the catalog does not know.
+const DEFAULT_MAX_OUTPUT: u64 = 4096;
+
 async fn proxy_call(
     req: &HttpRequest,
     payload: web::Payload,
     proxy: &Proxy,
-    keys: CallKeys<'_>,
-    fallbacks: &Fallbacks,
+    calling: Calling<'_>,
     mut record: CallRecord,
     timing: &mut ServerTiming,
     surface: Protocol,
@@ -202,6 +256,7 @@ async fn proxy_call(
         record.provider = primary.provider.name;
         return fail(record, OpenAiError::unpriced_model(&chat.model));
     }
+    let keys = calling.keys;
     let keys_for = |route: &Route| proxy.upstreams.keys_for(route.provider, keys.caller, keys.gateway);
     if keys_for(&primary).is_none() {
         record.provider = primary.provider.name;
@@ -210,14 +265,32 @@ async fn proxy_call(
     }
     // The requested model, then its fallbacks that this server can route with a key
     // (and price, when unpriced models are refused).
-    let fallbacks = fallbacks.chain(&chat.model);
-    let mut routes = std::iter::once(primary)
+    let fallbacks = calling.fallbacks.chain(&chat.model);
+    let routes: Vec<Route> = std::iter::once(primary)
         .chain(fallbacks.iter().filter_map(|model| {
             let route = proxy.catalog.resolve(model)?;
             let priced = route.price.is_some() || proxy.unpriced_models == UnpricedModels::Allow;
             (proxy.upstreams.serves(route.provider) && priced && keys_for(&route).is_some()).then_some(route)
         }))
-        .peekable();
+        .collect();
+    // Within the gateway's limits, or refused before anything goes upstream. Every
+    // call is admitted, limits or not, so that its spend counts towards a budget set later.
+    let rate = match proxy.limiter.admit(record.gateway_id(), calling.limits, ask(&chat, &body, &routes)) {
+        Ok(ticket) => {
+            let rate = ticket.rate;
+            record.ticket = Some(ticket);
+            rate
+        }
+        Err(refusal) => {
+            record.provider = routes[0].provider.name;
+            let error = refusal.error();
+            let mut response = error.response_for(surface);
+            refusal.decorate(&mut response);
+            record.fail(&error);
+            return response;
+        }
+    };
+    let mut routes = routes.into_iter().peekable();
     // The share held for a rewritten copy of the body goes back at once when the
     // body goes out as it came (and no fallback may need it rewritten).
     let copy_share = body_memory.split(share(body.len()));
@@ -286,7 +359,7 @@ async fn proxy_call(
         drop(body_memory);
     }
     drop(body);
-    if stream && reply.status.is_success() {
+    let mut response = if stream && reply.status.is_success() {
         timing.upstream_ends();
         let limits = proxy.stream_limits;
         match (surface, protocol) {
@@ -303,7 +376,9 @@ async fn proxy_call(
         }
     } else {
         relay_whole(reply, record, deadline, timing, (surface, protocol)).await
-    }
+    };
+    add_rate_headers(&mut response, &rate);
+    response
 }
 
 /// The body `route`'s provider gets: the client's, with at most the model id and the
@@ -335,6 +410,9 @@ pub async fn count_tokens(req: HttpRequest, payload: web::Payload, proxy: web::D
         Ok(caller) => caller,
         Err(error) => return fail(error),
     };
+    if let Err(error) = admitted_from(&req, &proxy, &caller.gateway.allowed_ips) {
+        return fail(error);
+    }
     let (body, _memory) = match read_body(&req, payload, proxy.max_body_bytes, &proxy.body_memory).await {
         Ok(read) => read,
         Err(error) => return fail(error),
@@ -408,7 +486,11 @@ pub struct ModelList {
     security(("gateway_secret" = [])))]
 pub async fn list_models(req: HttpRequest, proxy: web::Data<Proxy>) -> HttpResponse {
     let timing = ServerTiming::start(Instant::now());
-    if let Err(error) = authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
+    let caller = match authenticate(&req, &proxy.cache, &proxy.auth_failures).await {
+        Ok(caller) => caller,
+        Err(error) => return finish(error.error_response(), None, &timing),
+    };
+    if let Err(error) = admitted_from(&req, &proxy, &caller.gateway.allowed_ips) {
         return finish(error.error_response(), None, &timing);
     }
     let data = proxy

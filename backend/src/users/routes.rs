@@ -82,8 +82,16 @@ pub struct PasswordRequest {
 }
 
 /// Creates an anonymous account with a generated username.
-#[utoipa::path(post, path = "/auth/join", tag = "auth", responses((status = 201, body = Session)))]
-pub async fn join(sessions: web::Data<Sessions>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(post, path = "/auth/join", tag = "auth",
+    description = "At most JOINS_PER_MINUTE (20) new accounts per client address a minute; beyond, 429 \
+        `too_many_attempts` with `Retry-After`.",
+    responses((status = 201, body = Session), (status = 429, description = "too_many_attempts")))]
+pub async fn join(
+    req: HttpRequest,
+    sessions: web::Data<Sessions>,
+    throttle: web::Data<LoginThrottle>,
+) -> Result<HttpResponse, ApiError> {
+    throttle.join_from(&req)?;
     let id = UserId::new();
     let (row, issued) = sessions
         .start_with(id, move |conn| {

@@ -406,7 +406,7 @@ async fn one_client_address_gets_30_login_attempts_a_minute_whatever_x_forwarded
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_is_limited() {
-    let app = TestApp::builder().env("TRUSTED_PROXY_HOPS", "1").start().await;
+    let app = TestApp::builder().env("TRUSTED_PROXIES", "127.0.0.1").start().await;
     let attempt = |forwarded_for: String, i: u32| {
         app.client
             .post(app.at("/auth/login"))

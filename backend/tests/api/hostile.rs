@@ -246,7 +246,7 @@ async fn the_gateway_cache_pays_for_a_miss_once_and_keeps_its_gateways() {
     let (owner, id, secret) = (UserId::new(), GatewayId::new(), secrets::generate());
     let hash = tollgate::auth::secrets::SecretHash::of(&secret);
     db.run(move |c| users::insert(c, owner, "Cache_Owner")).await.unwrap();
-    db.run(move |c| gateways::insert(c, owner, id, "live", hash, "tg-…".into())).await.unwrap();
+    db.run(move |c| gateways::insert(c, owner, id, "live", hash, "tg-…".into(), "{}".into())).await.unwrap();
     let keys = KeyLoader { vault: Vault::new(&[7; 32]), states: Default::default() };
     let cache = Arc::new(GatewayCache::new(db, keys, Duration::from_secs(60), 100, 50));
 

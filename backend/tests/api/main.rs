@@ -15,6 +15,7 @@ mod failover;
 mod gateways;
 mod hostile;
 mod lifecycle;
+mod limits;
 mod messages;
 mod openai_sdk;
 mod operations;

@@ -16,7 +16,7 @@ use tollgate::{
         spool::Spool,
         stores::SqlEventStore,
         writer::{EventPipeline, WriterConfig},
-        Cursor, EventFilter, EventStore, Order, RequestEvent, Summary,
+        Cursor, EventFilter, EventStore, GatewaySpend, Order, RequestEvent, Summary,
     },
     ids::{EventId, GatewayId, UserId},
     metrics::Metrics,
@@ -70,6 +70,10 @@ impl EventStore for LostAnswer {
         self.inner.page(filter, order, after, limit).await
     }
 
+    async fn spend(&self, month_ms: i64, day_ms: i64, before_ms: i64) -> anyhow::Result<Vec<GatewaySpend>> {
+        self.inner.spend(month_ms, day_ms, before_ms).await
+    }
+
     async fn delete_before(&self, cutoff_ms: i64) -> anyhow::Result<()> {
         self.inner.delete_before(cutoff_ms).await
     }
@@ -97,6 +101,10 @@ impl EventStore for Hanging {
     }
 
     async fn page(&self, _: &EventFilter, _: Order, _: Option<Cursor>, _: usize) -> anyhow::Result<Vec<RequestEvent>> {
+        std::future::pending().await
+    }
+
+    async fn spend(&self, _: i64, _: i64, _: i64) -> anyhow::Result<Vec<GatewaySpend>> {
         std::future::pending().await
     }
 

@@ -77,13 +77,16 @@ async fn gateways_are_scoped_to_their_owner(url: &str) {
     db.run(move |c| users::insert(c, owner, "Owner_One")).await.unwrap();
     db.run(move |c| users::insert(c, other, "Other_One")).await.unwrap();
     let (id, hash) = (GatewayId::new(), SecretHash::of("tg-secret"));
-    let row = db.run(move |c| gateways::insert(c, owner, id, "prod", hash, "tg-…cret".into())).await.unwrap();
+    let row =
+        db.run(move |c| gateways::insert(c, owner, id, "prod", hash, "tg-…cret".into(), "{}".into())).await.unwrap();
     assert_eq!((row.name.as_str(), row.secret_hash.as_str()), ("prod", hash.to_hex().as_str()));
 
     assert!(db.run(move |c| gateways::get(c, other, id)).await.is_err());
     let rename = |name: &str| gateways::GatewayChanges {
         name: Some(name.to_string()),
         fallbacks: None,
+        limits: None,
+        allowed_ips: None,
         updated_at: Utc::now().naive_utc(),
     };
     let stolen = rename("stolen");

@@ -1,7 +1,7 @@
 //! The embedded analytics store: a `request_events` table in the relational
 //! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
 
-use crate::events::{failed_attempts_from_text, failed_attempts_to_text, UsageSource};
+use crate::events::{failed_attempts_from_text, failed_attempts_to_text, GatewaySpend, UsageSource};
 use async_trait::async_trait;
 use diesel::{
     backend::Backend,
@@ -222,6 +222,16 @@ struct LatencyRow {
 }
 
 #[derive(QueryableByName)]
+struct SpendRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    gateway_id: String,
+    #[diesel(sql_type = BigInt)]
+    month: i64,
+    #[diesel(sql_type = BigInt)]
+    day: i64,
+}
+
+#[derive(QueryableByName)]
 struct ExtremesRow {
     #[diesel(sql_type = BigInt)]
     lowest: i64,
@@ -396,6 +406,32 @@ impl EventStore for SqlEventStore {
         let (kind, filter) = (self.db.kind(), filter.clone());
         let rows = self.db.run(move |conn| page(conn, kind, &filter, order, after, limit)).await?;
         rows.into_iter().map(RequestEvent::try_from).collect()
+    }
+
+    async fn spend(&self, month_ms: i64, day_ms: i64, before_ms: i64) -> anyhow::Result<Vec<GatewaySpend>> {
+        let kind = self.db.kind();
+        let rows = self
+            .db
+            .run(move |conn| {
+                let mut sql = Statement::new(
+                    dialect(kind),
+                    "SELECT gateway_id, CAST(SUM(cost_nanousd) AS BIGINT) AS month, \
+                     CAST(SUM(CASE WHEN ts_ms >= ",
+                );
+                sql.bind(day_ms)
+                    .push(" THEN cost_nanousd ELSE 0 END) AS BIGINT) AS day FROM request_events WHERE ts_ms >= ");
+                sql.bind(month_ms).push(" AND ts_ms < ").bind(before_ms).push(" GROUP BY gateway_id");
+                load::<SpendRow>(&sql, conn)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| GatewaySpend {
+                gateway_id: r.gateway_id,
+                month_nanousd: r.month.max(0) as u64,
+                day_nanousd: r.day.max(0) as u64,
+            })
+            .collect())
     }
 
     async fn delete_before(&self, cutoff_ms: i64) -> anyhow::Result<()> {

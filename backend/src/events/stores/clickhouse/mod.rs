@@ -7,7 +7,7 @@
 pub mod migrations;
 pub mod queries;
 
-use crate::events::{failed_attempts_from_text, failed_attempts_to_text, UsageSource};
+use crate::events::{failed_attempts_from_text, failed_attempts_to_text, GatewaySpend, UsageSource};
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
@@ -312,6 +312,13 @@ impl From<GroupRow> for Group {
 }
 
 #[derive(Row, Deserialize)]
+struct SpendRow {
+    gateway_id: String,
+    month: u64,
+    day: u64,
+}
+
+#[derive(Row, Deserialize)]
 struct LatencyRow {
     count: u64,
     min: u64,
@@ -409,6 +416,15 @@ impl EventStore for ClickHouseEventStore {
             }
         })
         .boxed()
+    }
+
+    async fn spend(&self, month_ms: i64, day_ms: i64, before_ms: i64) -> anyhow::Result<Vec<GatewaySpend>> {
+        self.ensure_schema().await?;
+        let rows = self.query(&queries::spend(month_ms, day_ms, before_ms)).fetch_all::<SpendRow>().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| GatewaySpend { gateway_id: r.gateway_id, month_nanousd: r.month, day_nanousd: r.day })
+            .collect())
     }
 
     /// Drops the partitions that end before the cutoff: months of events, 32-day

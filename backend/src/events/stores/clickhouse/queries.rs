@@ -75,6 +75,18 @@ pub fn latency(filter: &EventFilter) -> Statement {
     sql
 }
 
+/// Each gateway's spend from `month_ms`, and from `day_ms`, up to `before_ms`.
+pub fn spend(month_ms: i64, day_ms: i64, before_ms: i64) -> Statement {
+    let mut sql = statement("SELECT gateway_id, toUInt64(sum(cost_nanousd)), toUInt64(sumIf(cost_nanousd, ts_ms >= ");
+    sql.bind(day_ms)
+        .push(")) FROM request_events WHERE ts_ms >= ")
+        .bind(month_ms)
+        .push(" AND ts_ms < ")
+        .bind(before_ms);
+    sql.push(" GROUP BY gateway_id");
+    sql
+}
+
 /// The events `filter` selects in `order`, after `after`, at most `limit` (all when `None`).
 pub fn events(filter: &EventFilter, order: Order, after: Option<Cursor>, limit: Option<usize>) -> Statement {
     let mut sql = statement(format!("SELECT {EVENT_COLUMNS} FROM {TABLE}"));

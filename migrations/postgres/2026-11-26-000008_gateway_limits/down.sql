@@ -1,0 +1,2 @@
+ALTER TABLE gateways DROP COLUMN allowed_ips;
+ALTER TABLE gateways DROP COLUMN limits;
