@@ -328,7 +328,18 @@ fn cors(origins: &[String]) -> Cors {
     let cors = Cors::default()
         .allow_any_method()
         .allow_any_header()
-        .expose_headers(["x-request-id", "content-disposition", "retry-after", "server-timing"])
+        .expose_headers([
+            "x-request-id",
+            "content-disposition",
+            "retry-after",
+            "server-timing",
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+            "x-ratelimit-limit-tokens",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+        ])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {
         return cors.allow_any_origin();
