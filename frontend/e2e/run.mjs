@@ -57,6 +57,13 @@ async function chatStatus(secret) {
   return response.status
 }
 
+/** GET /gateways/{id} with the page's session, from Node: the gateway as the API answers it. */
+async function storedGateway() {
+  const response = await fetch(url(`/gateways/${s.gatewayId}`), { headers: { Authorization: `Bearer ${await storedToken()}` } })
+  assert.equal(response.status, 200)
+  return response.json()
+}
+
 /** The session JWT the page keeps in localStorage. */
 async function storedToken(page = s.page) {
   return page.evaluate(() => JSON.parse(localStorage.getItem('tollgate.session') ?? 'null')?.token ?? null)
@@ -318,8 +325,7 @@ describe('Tollgate web app', { timeout: 30 * 60_000 }, () => {
     await page.getByRole('button', { name: 'Add fallback' }).click()
     await page.getByRole('button', { name: 'Save chain' }).click()
     await page.getByRole('list', { name: 'Fallbacks of mock/echo' }).getByText('mock/slow-echo').waitFor()
-    const response = await fetch(url(`/gateways/${s.gatewayId}`), { headers: { Authorization: `Bearer ${await storedToken()}` } })
-    assert.deepEqual((await response.json()).fallbacks, { 'mock/echo': ['mock/slow-echo'] }, 'the chain is stored')
+    assert.deepEqual((await storedGateway()).fallbacks, { 'mock/echo': ['mock/slow-echo'] }, 'the chain is stored')
 
     await page.getByRole('button', { name: 'New fallback chain' }).click()
     await page.getByLabel('Requested model').fill('mock/slow-echo')
@@ -330,6 +336,92 @@ describe('Tollgate web app', { timeout: 30 * 60_000 }, () => {
     assert.match(await page.getByRole('alert').filter({ hasText: 'The chain was not saved' }).textContent(), /no-such-model/)
     await page.getByRole('button', { name: 'Cancel', exact: true }).click()
     assert.equal(await page.getByTestId('fallback-chain').count(), 1, 'the refused chain was not added')
+  })
+
+  it('adds a provider key on the Keys page, and shows only its hint from then on', async () => {
+    const { page } = s
+    const apiKey = 'sk-e2e-test-key-0000abcd'
+    await tab('Keys').click()
+    await page.getByRole('heading', { name: 'Add a key' }).waitFor()
+    await page.getByTestId('no-keys').waitFor()
+    await page.getByLabel('Provider', { exact: true }).selectOption('openai')
+    const keyInput = page.getByLabel('API key', { exact: true })
+    assert.equal(await keyInput.getAttribute('type'), 'password')
+    await keyInput.fill(apiKey)
+    await page.getByLabel('Label', { exact: true }).fill('e2e')
+    await page.getByRole('button', { name: 'Add key' }).click()
+
+    const row = page.getByTestId('provider-key').filter({ hasText: 'e2e' })
+    await row.waitFor()
+    assert.equal(await page.getByTestId('provider-key').count(), 1)
+    assert.match((await row.getByTestId('key-hint').textContent()).trim(), /abcd$/)
+    assert.equal((await row.getByTestId('key-status').textContent()).trim(), 'Active')
+    assert.equal((await row.getByTestId('key-last-used').textContent()).trim(), 'never')
+    assert.ok((await row.textContent()).includes('OpenAI'))
+    assert.equal(await keyInput.inputValue(), '', 'the key input is cleared')
+    assert.ok(!(await page.content()).includes(apiKey), 'the key itself is not on the page')
+    const coverage = await page.getByTestId('provider-coverage').filter({ hasText: 'OpenAI' }).textContent()
+    assert.match(coverage, /1 key/)
+    assert.match(coverage, /Without a key of your own, calls to OpenAI (use the operator’s keys|are refused: add a key)\./)
+
+    const listed = await fetch(url(`/gateways/${s.gatewayId}/provider-keys`), {
+      headers: { Authorization: `Bearer ${await storedToken()}` },
+    })
+    const listedText = await listed.text()
+    assert.equal(listed.status, 200)
+    assert.ok(!listedText.includes(apiKey), 'the API never returns the key')
+    const { keys } = JSON.parse(listedText)
+    assert.equal(keys.length, 1)
+    assert.deepEqual([keys[0].provider, keys[0].label, keys[0].status], ['openai', 'e2e', 'active'])
+    await page.mouse.move(0, 0)
+    await shot('keys', page, { fullPage: true })
+  })
+
+  it('sets a requests-per-minute limit, which the playground explains once a call hits it', async () => {
+    const { page } = s
+    await tab('Limits').click()
+    const rpm = page.getByLabel('Requests per minute', { exact: true })
+    await rpm.fill('1')
+    await page.getByRole('button', { name: 'Save limits' }).click()
+    await page.getByText('Limits saved').waitFor()
+    assert.equal((await storedGateway()).limits.rpm, 1, 'the limit is stored')
+    assert.equal(await rpm.inputValue(), '1')
+    await page.getByRole('meter', { name: 'Requests this minute' }).waitFor()
+    assert.match(await page.getByTestId('usage-rpm').textContent(), / of 1$/)
+    await page.mouse.move(0, 0)
+    await shot('limits', page, { fullPage: true })
+
+    await tab('Playground').click()
+    await page.waitForFunction(() => document.querySelector('select[name="model"]')?.value === 'mock/echo')
+    await page.getByLabel('Message 1 (user)').fill('First call of the minute')
+    await page.getByRole('button', { name: 'Send' }).click()
+    // The steps before may have called within this minute already, so the
+    // first call either answers or is refused; the second is refused either way.
+    await page.getByTestId('playground-metrics').or(page.getByTestId('limit-explanation')).waitFor()
+    await page.getByLabel('Message 1 (user)').fill('Second call of the minute')
+    await page.getByRole('button', { name: 'Send' }).click()
+    const explanation = page.getByTestId('limit-explanation')
+    await explanation.waitFor()
+    assert.equal(
+      (await explanation.getByTestId('limit-summary').textContent()).trim(),
+      'This gateway’s limit of 1 request per minute was reached.',
+    )
+    assert.match(await explanation.textContent(), /The gateway said: “.+”/)
+    assert.match(
+      await explanation.getByTestId('limit-retry').textContent(),
+      /^(Try again in \d+ seconds?\.|Try again in 1 minute \(at \d\d:\d\d\)\.|You can try again now\.)$/,
+    )
+    const limitsLink = explanation.getByRole('link', { name: 'See this gateway’s limits' })
+    assert.equal(await limitsLink.getAttribute('href'), `/g/${s.gatewayId}/limits`)
+    await shot('playground-rate-limited')
+
+    // Removing the limit lets calls through again (the steps after make some).
+    await limitsLink.click()
+    await rpm.fill('')
+    await page.getByRole('button', { name: 'Save limits' }).click()
+    await page.getByTestId('usage-rpm').filter({ hasText: 'no limit' }).waitFor()
+    assert.equal((await storedGateway()).limits.rpm, null, 'the limit is removed')
+    assert.equal(await chatStatus(s.secret), 200, 'calls pass again')
   })
 
   it('renames the gateway', async () => {
@@ -369,6 +461,8 @@ describe('Tollgate web app', { timeout: 30 * 60_000 }, () => {
       ['phone-gateways', '/', 'New gateway'],
       ['phone-overview', `/g/${s.gatewayId}`, 'Recent calls'],
       ['phone-settings', `/g/${s.gatewayId}/settings`, 'Fallbacks'],
+      ['phone-keys', `/g/${s.gatewayId}/keys`, 'Your keys'],
+      ['phone-limits', `/g/${s.gatewayId}/limits`, 'Current use'],
       ['phone-logs', `/g/${s.gatewayId}/logs`, null],
     ]) {
       await phone.goto(url(pathname))

@@ -98,6 +98,14 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
     }
     if (key === 'POST /v1/chat/completions') {
       const request = JSON.parse(body)
+      if (request.model === 'limited/echo') {
+        return json(
+          res,
+          429,
+          { error: { message: 'Rate limit of 5 requests per minute reached', type: 'requests', code: 'rate_limit_exceeded', param: 'rpm' } },
+          { 'retry-after': '7', 'x-ratelimit-limit-requests': '5', 'x-ratelimit-remaining-requests': '0', 'x-request-id': 'req_429' },
+        )
+      }
       const usage = { prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 }
       if (!request.stream) {
         return json(
@@ -151,7 +159,26 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   if (key === 'GET /gateways') return json(res, 200, { gateways: [gateway] })
   if (key === 'POST /gateways') return json(res, 201, { ...gateway, name: JSON.parse(body).name, secret: SECRET })
   if (key === 'GET /gateways/gw_1') return json(res, 200, gateway)
-  if (key === 'PATCH /gateways/gw_1') return json(res, 200, { ...gateway, name: JSON.parse(body).name })
+  if (key === 'PATCH /gateways/gw_1') return json(res, 200, { ...gateway, ...JSON.parse(body) })
+  if (key === 'GET /gateways/gw_1/provider-keys') {
+    return json(res, 200, { keys: [], providers: [{ name: 'openai', operator_keys: true }] })
+  }
+  if (key === 'POST /gateways/gw_1/provider-keys') {
+    const { provider, label } = JSON.parse(body)
+    return json(res, 201, {
+      id: 'key_1',
+      provider,
+      label,
+      key_hint: 'sk-…abcd',
+      status: 'active',
+      last_used_at: null,
+      created_at: gateway.created_at,
+    })
+  }
+  if (key === 'DELETE /gateways/gw_1/provider-keys/key%2F1') {
+    res.writeHead(204)
+    return res.end()
+  }
   if (key === 'DELETE /gateways/gw_1') {
     res.writeHead(204)
     return res.end()
@@ -287,6 +314,25 @@ describe('gateways', () => {
     expect(seen[5]).toMatchObject({ method: 'DELETE', url: '/gateways/gw_1' })
   })
 
+  it('sets limits with PATCH, sending only the named ones', async () => {
+    const { api } = client()
+    const updated = await api.setLimits('gw_1', { rpm: 60, daily_budget_usd: null })
+    expect(seen[0]).toMatchObject({ method: 'PATCH', url: '/gateways/gw_1' })
+    expect(JSON.parse(seen[0].body)).toEqual({ limits: { rpm: 60, daily_budget_usd: null } })
+    expect(updated.limits).toEqual({ rpm: 60, daily_budget_usd: null })
+  })
+
+  it('lists, adds and deletes provider keys', async () => {
+    const { api } = client()
+    expect(await api.listProviderKeys('gw_1')).toEqual({ keys: [], providers: [{ name: 'openai', operator_keys: true }] })
+    const added = await api.addProviderKey('gw_1', { provider: 'openai', api_key: 'sk-test-abcd', label: 'e2e' })
+    expect(added).toMatchObject({ id: 'key_1', key_hint: 'sk-…abcd', status: 'active' })
+    expect(seen[1]).toMatchObject({ method: 'POST', url: '/gateways/gw_1/provider-keys', authorization: `Bearer ${TOKEN}` })
+    expect(JSON.parse(seen[1].body)).toEqual({ provider: 'openai', api_key: 'sk-test-abcd', label: 'e2e' })
+    await expect(api.deleteProviderKey('gw_1', 'key/1')).resolves.toBeUndefined()
+    expect(seen[2]).toMatchObject({ method: 'DELETE', url: '/gateways/gw_1/provider-keys/key%2F1' })
+  })
+
   it('maps 404 to an ApiError', async () => {
     const { api } = client()
     await expect(api.getGateway('someone-elses')).rejects.toMatchObject({ status: 404, code: 'not_found' })
@@ -336,6 +382,25 @@ describe('data plane', () => {
     const { api, onUnauthorized } = client()
     await expect(api.listModels('tg-wrong')).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' })
     expect(onUnauthorized).not.toHaveBeenCalled()
+  })
+
+  it('keeps what a 429 of a limit says: its type, param, Retry-After and rate-limit headers', async () => {
+    const { api } = client()
+    const error = await api
+      .chatCompletion(SECRET, { model: 'limited/echo', messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ApiError)
+    expect(error).toMatchObject({
+      status: 429,
+      code: 'rate_limit_exceeded',
+      type: 'requests',
+      param: 'rpm',
+      message: 'Rate limit of 5 requests per minute reached',
+      retryAfterSeconds: 7,
+      requestId: 'req_429',
+    })
+    expect((error as ApiError).headers?.get('x-ratelimit-limit-requests')).toBe('5')
+    expect((error as ApiError).headers?.get('x-ratelimit-remaining-requests')).toBe('0')
   })
 
   it('streams a chat completion over SSE', async () => {

@@ -11,16 +11,30 @@ import type {
   Fallbacks,
   Gateway,
   GatewayList,
+  LimitsPatch,
   LogFilters,
   LogPage,
   LogQuery,
   LoginRequest,
   Me,
   ModelList,
+  NewProviderKey,
   PasswordChanged,
+  ProviderKey,
+  ProviderKeyList,
   RotatedSecret,
   SetPasswordRequest,
 } from './types'
+
+/** What an error answer says beyond its code and message. */
+export interface ApiErrorDetails {
+  /** The data plane's error `type`, such as `requests` or `invalid_request_error`. */
+  type?: string | null
+  /** The data plane's error `param`: on a 429 of the gateway's own limits, the limit that was hit. */
+  param?: string | null
+  /** The answer's headers (a 429 carries the rate-limit state in them). */
+  headers?: Headers | null
+}
 
 /** An HTTP error from either plane, with the backend's machine-readable code. */
 export class ApiError extends Error {
@@ -34,6 +48,10 @@ export class ApiError extends Error {
   readonly retryAfterSeconds: number | null
   /** When that wait ends (epoch ms), fixed when the answer arrived. */
   readonly retryAt: number | null
+  readonly type: string | null
+  readonly param: string | null
+  /** Null for errors that did not come from an HTTP answer. */
+  readonly headers: Headers | null
 
   constructor(
     status: number,
@@ -41,6 +59,7 @@ export class ApiError extends Error {
     message: string,
     requestId: string | null = null,
     retryAfterSeconds: number | null = null,
+    { type = null, param = null, headers = null }: ApiErrorDetails = {},
   ) {
     super(message)
     this.name = 'ApiError'
@@ -49,6 +68,9 @@ export class ApiError extends Error {
     this.requestId = requestId
     this.retryAfterSeconds = retryAfterSeconds
     this.retryAt = retryAfterSeconds === null ? null : Date.now() + retryAfterSeconds * 1000
+    this.type = type
+    this.param = param
+    this.headers = headers
   }
 }
 
@@ -141,15 +163,21 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
   const retryAfter = parseRetryAfter(response.headers.get('retry-after'))
   let code = `http_${response.status}`
   let message = response.statusText || `Request failed with status ${response.status}`
+  let type: string | null = null
+  let param: string | null = null
   try {
     const text = await response.text()
     if (text) {
       try {
-        const body = JSON.parse(text) as { error?: { code?: unknown; type?: unknown; message?: unknown } }
+        const body = JSON.parse(text) as {
+          error?: { code?: unknown; type?: unknown; message?: unknown; param?: unknown }
+        }
         const error = body?.error
         if (error && typeof error === 'object') {
+          if (typeof error.type === 'string' && error.type) type = error.type
+          if (typeof error.param === 'string' && error.param) param = error.param
           if (typeof error.code === 'string' && error.code) code = error.code
-          else if (typeof error.type === 'string' && error.type) code = error.type
+          else if (type) code = type
           if (typeof error.message === 'string' && error.message) message = error.message
         }
       } catch {
@@ -159,7 +187,7 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
   } catch {
     // The body could not be read; the status line is all we have.
   }
-  return new ApiError(response.status, code, message, requestId, retryAfter)
+  return new ApiError(response.status, code, message, requestId, retryAfter, { type, param, headers: response.headers })
 }
 
 export function createApiClient(options: ApiClientOptions) {
@@ -244,8 +272,17 @@ export function createApiClient(options: ApiClientOptions) {
     renameGateway: (id: string, name: string) => control<Gateway>('PATCH', gatewayPath(id), { name }),
     /** Replaces the gateway's fallback chains; `{}` clears them. */
     setFallbacks: (id: string, fallbacks: Fallbacks) => control<Gateway>('PATCH', gatewayPath(id), { fallbacks }),
+    /** Changes the limits named in `limits` (null removes one); the others stay. */
+    setLimits: (id: string, limits: LimitsPatch) => control<Gateway>('PATCH', gatewayPath(id), { limits }),
     deleteGateway: (id: string) => control<void>('DELETE', gatewayPath(id)),
     rotateSecret: (id: string) => control<RotatedSecret>('POST', `${gatewayPath(id)}/secret`),
+
+    // ---- provider keys ----
+    listProviderKeys: (id: string) => control<ProviderKeyList>('GET', `${gatewayPath(id)}/provider-keys`),
+    addProviderKey: (id: string, key: NewProviderKey) =>
+      control<ProviderKey>('POST', `${gatewayPath(id)}/provider-keys`, key),
+    deleteProviderKey: (id: string, keyId: string) =>
+      control<void>('DELETE', `${gatewayPath(id)}/provider-keys/${encodeURIComponent(keyId)}`),
 
     // ---- analytics & logs ----
     analytics: (id: string, query: AnalyticsQuery) =>

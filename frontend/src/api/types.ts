@@ -57,6 +57,35 @@ export interface PasswordChanged extends Me {
  */
 export type Fallbacks = Record<string, string[]>
 
+/**
+ * A gateway's caps, each null when it has none. Counts are whole numbers;
+ * budgets are USD.
+ */
+export interface Limits {
+  /** Requests per minute. */
+  rpm: number | null
+  /** Tokens (prompt + completion) per minute. */
+  tpm: number | null
+  /** Calls in flight at once. */
+  max_concurrent: number | null
+  daily_budget_usd: number | null
+  monthly_budget_usd: number | null
+}
+
+export type LimitName = keyof Limits
+
+/** PATCH /gateways/{id} `limits`: only the keys to change; null removes that limit. */
+export type LimitsPatch = Partial<Limits>
+
+/** What the gateway has used of its limits right now. */
+export interface LimitsUsage {
+  requests_this_minute: number
+  tokens_this_minute: number
+  concurrent: number
+  spend_today_usd: number
+  spend_this_month_usd: number
+}
+
 export interface Gateway {
   id: string
   name: string
@@ -64,6 +93,11 @@ export interface Gateway {
   secret_hint: string
   /** `{}` when none; absent from answers of backends older than fallbacks. */
   fallbacks?: Fallbacks
+  // The three below come with GET and PATCH /gateways/{id}, not with the list.
+  limits?: Limits
+  /** The operator's maximum for each limit; null where there is none. */
+  limit_ceilings?: Limits
+  usage?: LimitsUsage
   created_at: string
   updated_at: string
 }
@@ -82,6 +116,46 @@ export interface RotatedSecret {
   id: string
   secret: string
   secret_hint: string
+}
+
+// ---- provider keys ----------------------------------------------------------
+
+/** `invalid` once the provider answered 401 or 403 to it. */
+export type ProviderKeyStatus = 'active' | 'invalid'
+
+/** A gateway's own key for a provider; the key itself is never returned. */
+export interface ProviderKey {
+  id: string
+  /** Provider name, such as `openai`. */
+  provider: string
+  /** The owner's name for it; may be empty. */
+  label: string
+  /** Short reminder of the key, like `sk-…abcd`. */
+  key_hint: string
+  status: ProviderKeyStatus
+  /** RFC3339 instant; null until a call used it. */
+  last_used_at: string | null
+  created_at: string
+}
+
+/** A provider a gateway may add a key for. */
+export interface ProviderOption {
+  name: string
+  /** Whether the operator's keys serve this gateway's calls to it when it has none of its own. */
+  operator_keys: boolean
+}
+
+/** Answer of GET /gateways/{id}/provider-keys. */
+export interface ProviderKeyList {
+  keys: ProviderKey[]
+  providers: ProviderOption[]
+}
+
+/** Body of POST /gateways/{id}/provider-keys; `label` may be empty. */
+export interface NewProviderKey {
+  provider: string
+  api_key: string
+  label: string
 }
 
 // ---- analytics --------------------------------------------------------------

@@ -117,6 +117,14 @@ export const routes: RouteObject[] = [
                   import('@/features/playground/components/PlaygroundPage').then((m) => ({ Component: m.PlaygroundPage })),
               },
               {
+                path: 'keys',
+                lazy: () => import('@/features/keys/components/KeysPage').then((m) => ({ Component: m.KeysPage })),
+              },
+              {
+                path: 'limits',
+                lazy: () => import('@/features/limits/components/LimitsPage').then((m) => ({ Component: m.LimitsPage })),
+              },
+              {
                 path: 'settings',
                 lazy: () =>
                   import('@/features/gateways/components/GatewaySettingsPage').then((m) => ({

@@ -38,7 +38,8 @@ export function Field({ label, hint, error, className, children }: FieldProps) {
   const id = useId()
   const hintId = `${id}-hint`
   const errorId = `${id}-error`
-  const describedBy = [hint ? hintId : null, error ? errorId : null].filter(Boolean).join(' ') || undefined
+  // The hint gives way to the error, so only the line shown describes the control.
+  const describedBy = (error ? errorId : hint ? hintId : null) ?? undefined
   return (
     <div className={cn('flex flex-col gap-1.5', className)}>
       <label htmlFor={id} className="text-[13px] font-medium text-fg">

@@ -11,12 +11,14 @@ export function useGateways() {
   return useQuery({ queryKey: gatewaysKey, queryFn: () => api.listGateways() })
 }
 
-export function useGateway(id: string) {
+/** The gateway; `refetchInterval` (ms) keeps it fresh while a page watches its usage. */
+export function useGateway(id: string, { refetchInterval }: { refetchInterval?: number } = {}) {
   const api = useApi()
   const queryClient = useQueryClient()
   return useQuery({
     queryKey: gatewayKey(id),
     queryFn: () => api.getGateway(id),
+    refetchInterval,
     // The list usually has it already: show that while the detail loads.
     placeholderData: () => queryClient.getQueryData<Gateway[]>(gatewaysKey)?.find((g) => g.id === id),
   })
@@ -38,7 +40,7 @@ export function useCreateGateway() {
 }
 
 /** Puts a PATCH answer in the detail and list caches. */
-function useStoreGateway(id: string) {
+export function useStoreGateway(id: string) {
   const queryClient = useQueryClient()
   return (gateway: Gateway) => {
     queryClient.setQueryData(gatewayKey(id), gateway)

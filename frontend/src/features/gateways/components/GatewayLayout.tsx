@@ -1,4 +1,4 @@
-import { ChartNoAxesCombined, FlaskConical, LayoutDashboard, ScrollText, Settings } from 'lucide-react'
+import { ChartNoAxesCombined, FlaskConical, Gauge, KeyRound, LayoutDashboard, ScrollText, Settings } from 'lucide-react'
 import { NavLink, Outlet, useParams } from 'react-router'
 import { ApiError } from '@/api/client'
 import { LoadErrorAlert } from '@/components/ui/Alert'
@@ -13,6 +13,8 @@ const tabs = [
   { to: 'analytics', label: 'Analytics', icon: <ChartNoAxesCombined /> },
   { to: 'logs', label: 'Logs', icon: <ScrollText /> },
   { to: 'playground', label: 'Playground', icon: <FlaskConical /> },
+  { to: 'keys', label: 'Keys', icon: <KeyRound /> },
+  { to: 'limits', label: 'Limits', icon: <Gauge /> },
   { to: 'settings', label: 'Settings', icon: <Settings /> },
 ]
 

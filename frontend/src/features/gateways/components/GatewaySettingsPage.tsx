@@ -11,6 +11,7 @@ import { useToast } from '@/components/ui/Toast'
 import { formatDate, formatDateTime } from '@/lib/format'
 import { useQueryClient } from '@tanstack/react-query'
 import { analyticsKey } from '@/features/analytics/hooks'
+import { providerKeysKey } from '@/features/keys/hooks'
 import { logsKey } from '@/features/logs/hooks'
 import { gatewayKey, useDeleteGateway, useGateway, useRenameGateway, useRotateSecret } from '../hooks'
 import { FallbacksCard } from './FallbacksCard'
@@ -158,7 +159,12 @@ function DeleteCard({ gateway }: { gateway: Gateway }) {
               () => {
                 toast.success(`Deleted ${gateway.name}`)
                 navigate('/', { replace: true })
-                for (const key of [gatewayKey(gateway.id), logsKey(gateway.id), analyticsKey(gateway.id)]) {
+                for (const key of [
+                  gatewayKey(gateway.id),
+                  logsKey(gateway.id),
+                  analyticsKey(gateway.id),
+                  providerKeysKey(gateway.id),
+                ]) {
                   queryClient.removeQueries({ queryKey: key })
                 }
               },

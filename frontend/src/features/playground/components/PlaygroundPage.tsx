@@ -14,12 +14,15 @@ import { Field, Input, Select } from '@/components/ui/Field'
 import { Switch } from '@/components/ui/Switch'
 import { cn } from '@/components/ui/cn'
 import { analyticsKey } from '@/features/analytics/hooks'
+import { useGateway } from '@/features/gateways/hooks'
 import { logsKey } from '@/features/logs/hooks'
 import { formatCompact, formatInteger, formatLatency, formatUsd } from '@/lib/format'
 import { recallSecret, rememberSecret } from '@/lib/secrets'
 import { computeCost, describePricing } from '../cost'
 import { useModels } from '../hooks'
+import { explainLimitError } from '../limitError'
 import { runChat, type ChatResult } from '../runChat'
+import { LimitRefusal } from './LimitRefusal'
 
 type Turn = { id: number; role: 'user' | 'assistant'; content: string }
 
@@ -128,6 +131,8 @@ export function PlaygroundPage() {
   const { gatewayId = '' } = useParams()
   const api = useApi()
   const queryClient = useQueryClient()
+  // Its saved limits name the cap of a 429 that the headers do not carry.
+  const { data: gateway } = useGateway(gatewayId)
   const [secret, setSecretState] = useState(() => recallSecret(gatewayId) ?? '')
   const models = useModels(gatewayId, secret)
   const [model, setModel] = useState('')
@@ -228,6 +233,7 @@ export function PlaygroundPage() {
   }
 
   const secretRejected = models.error instanceof ApiError && models.error.status === 401
+  const refusal = run.status === 'error' ? explainLimitError(run.error, gateway?.limits) : null
   const answer = run.status === 'running' ? run.content : run.status === 'done' ? run.result.content : run.status === 'error' ? run.content : ''
 
   return (
@@ -457,7 +463,14 @@ export function PlaygroundPage() {
                   {answer}
                 </div>
               )}
-              {run.status === 'error' && (
+              {run.status === 'error' && refusal && (
+                <LimitRefusal
+                  gatewayId={gatewayId}
+                  explanation={refusal}
+                  requestId={run.error instanceof ApiError ? run.error.requestId : null}
+                />
+              )}
+              {run.status === 'error' && !refusal && (
                 <Alert title={run.error instanceof DOMException && run.error.name === 'AbortError' ? 'Stopped' : 'The call failed'}>
                   {run.error instanceof DOMException && run.error.name === 'AbortError'
                     ? 'You stopped the request.'
