@@ -26,7 +26,11 @@ fi
 
 step "ClickHouse"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-test.XXXXXX")
-cleanup() { scripts/clickhouse.sh stop "$tmp/clickhouse" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
+cleanup() {
+  scripts/clickhouse.sh stop "$tmp/clickhouse" >/dev/null 2>&1 || true
+  scripts/redis.sh stop "$tmp/redis" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 if url=$(scripts/clickhouse.sh start "$tmp/clickhouse"); then
   export TEST_CLICKHOUSE_URL=$url
@@ -34,6 +38,16 @@ if url=$(scripts/clickhouse.sh start "$tmp/clickhouse"); then
 else
   if [ "$ci" = "true" ]; then fail "ClickHouse could not be installed or started"; fi
   echo "ClickHouse unavailable: its tests will be skipped (CI=true would fail)"
+fi
+
+step "Redis"
+# The tests of shared limits also start throwaway servers of their own (to stop them).
+if scripts/redis.sh install && url=$(scripts/redis.sh start "$tmp/redis"); then
+  export TEST_REDIS_URL=$url
+  echo "Redis at $url"
+else
+  if [ "$ci" = "true" ]; then fail "Redis could not be installed or started"; fi
+  echo "Redis unavailable: its tests will be skipped (CI=true would fail)"
 fi
 
 step "Rust: format and lints"

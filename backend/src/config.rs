@@ -6,7 +6,10 @@ use anyhow::{bail, Context};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 
-use crate::{catalog::providers::PROVIDERS, limits::Limits};
+use crate::{
+    catalog::providers::PROVIDERS,
+    limits::{Limits, RedisDown},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
@@ -125,6 +128,9 @@ pub struct Config {
     /// Proxies (CIDRs) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub limits: LimitSettings,
+    /// Shared limits and change notices for many processes; unset: this process's memory.
+    pub redis_url: Option<String>,
+    pub limits_on_redis_down: RedisDown,
     pub max_body_bytes: usize,
     /// Request bodies held in memory at once, across all calls.
     pub request_memory_bytes: usize,
@@ -156,6 +162,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database", &redact_url(&self.database_url))
             .field("clickhouse", &self.clickhouse.as_ref().map(|c| redact_url(&c.url)))
+            .field("redis", &self.redis_url.as_deref().map(redact_url))
             .field("event_batch_rows", &self.event_batch_rows)
             .field("event_flush", &self.event_flush)
             .field("providers", &self.providers)
@@ -260,6 +267,12 @@ impl Config {
                 .unwrap_or_default(),
             trusted_proxies: parse_cidrs(&get("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?,
+            redis_url: get("REDIS_URL"),
+            limits_on_redis_down: match get("LIMITS_ON_REDIS_DOWN").as_deref().unwrap_or("open") {
+                "open" => RedisDown::Open,
+                "closed" => RedisDown::Closed,
+                other => bail!("LIMITS_ON_REDIS_DOWN must be open or closed, not {other:?}"),
+            },
             limits: LimitSettings {
                 defaults: Limits {
                     rpm: optional(&get, "LIMIT_DEFAULT_RPM")?,

@@ -291,6 +291,16 @@ impl OpenAiError {
         )
     }
 
+    /// The shared limits (Redis) cannot be reached and `LIMITS_ON_REDIS_DOWN=closed`.
+    pub fn limits_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            Some("limits_unavailable"),
+            "The gateway cannot check this gateway's limits right now; retry shortly",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "api_error", Some("internal_error"), "Internal error")
     }

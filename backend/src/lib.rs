@@ -49,10 +49,11 @@ use crate::{
         EventStore,
     },
     gateways::{
+        notices::Notices,
         provider_keys::{self, KeyLoader, Vault},
         GatewayCache,
     },
-    limits::Limiter,
+    limits::{redis::RedisLimits, Limiter},
     metrics::Metrics,
     proxy::keys::KeyStates,
     proxy::{AuthFailures, BodyMemory, Proxy, ShutdownFlag, StreamLimits, Upstreams},
@@ -74,6 +75,7 @@ pub struct AppState {
     pub passwords: aweb::Data<Passwords>,
     pub login_throttle: aweb::Data<LoginThrottle>,
     pub cache: Arc<GatewayCache>,
+    pub notices: Arc<Notices>,
     pub proxy: aweb::Data<Proxy>,
     pub store: Arc<dyn EventStore>,
     pub metrics: Arc<Metrics>,
@@ -86,6 +88,7 @@ pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
         .app_data(state.passwords.clone())
         .app_data(state.login_throttle.clone())
         .app_data(aweb::Data::from(state.cache.clone()))
+        .app_data(aweb::Data::from(state.notices.clone()))
         .app_data(state.proxy.clone())
         .app_data(aweb::Data::from(state.proxy.catalog.clone()))
         .app_data(ops::store_data(state.store.clone()))
@@ -122,16 +125,23 @@ pub fn build_app(state: &AppState, cfg: &mut aweb::ServiceConfig) {
         .default_service(aweb::to(web::not_found));
 }
 
+/// The stores the app runs on, connected before it is built.
+pub struct Stores {
+    pub db: Db,
+    pub events: Arc<dyn EventStore>,
+    pub limiter: Arc<Limiter>,
+    pub notices: Arc<Notices>,
+}
+
 impl AppState {
     pub fn new(
         config: Config,
         metrics: Arc<Metrics>,
         sink: events::EventSink,
-        db: Db,
-        store: Arc<dyn EventStore>,
+        stores: Stores,
         shutdown: ShutdownFlag,
-        limiter: Arc<Limiter>,
     ) -> anyhow::Result<(Self, Vec<tokio::task::JoinHandle<()>>)> {
+        let Stores { db, events: store, limiter, notices } = stores;
         let catalog = Arc::new(Catalog::load(config.pricing_file.as_deref())?);
         let key_states = Arc::new(KeyStates::default());
         let keys = KeyLoader { vault: Vault::new(&config.master_key), states: key_states.clone() };
@@ -155,7 +165,8 @@ impl AppState {
             upstream_timeout: config.upstream_timeout,
             stream_limits: StreamLimits { idle: config.stream_idle_timeout, total: config.stream_max_duration },
         };
-        let bookkeeping = provider_keys::spawn_bookkeeping(db.clone(), key_states, refused);
+        let listener = notices.listen(cache.clone(), key_states.clone());
+        let bookkeeping = provider_keys::spawn_bookkeeping(db.clone(), key_states, notices.clone(), refused);
         let state = Self {
             sessions: aweb::Data::new(Sessions::new(db.clone(), JwtKeys::new(&config.jwt_secret), config.jwt_ttl)),
             passwords: aweb::Data::new(Passwords::new(&metrics)),
@@ -167,11 +178,12 @@ impl AppState {
             config: Arc::new(config),
             db,
             cache,
+            notices,
             proxy: aweb::Data::new(proxy),
             store,
             metrics,
         };
-        Ok((state, vec![bookkeeping]))
+        Ok((state, std::iter::once(bookkeeping).chain(listener).collect()))
     }
 }
 
@@ -214,10 +226,29 @@ impl Tollgate {
         let cors_origins = config.cors_origins.clone();
         let grace = config.shutdown_grace;
         let shutdown = ShutdownFlag::default();
-        let limiter = Arc::new(Limiter::default());
+        let notices = Arc::new(Notices::connect(config.redis_url.as_deref(), &db, &config.database_url).await?);
+        let limiter = Arc::new(match &config.redis_url {
+            Some(url) => Limiter::redis(
+                RedisLimits::connect(
+                    url,
+                    config.limits_on_redis_down,
+                    // A call holds its place at most as long as it may last.
+                    config.upstream_timeout + config.stream_max_duration,
+                    metrics.limits_redis_errors.clone(),
+                    metrics.limits_redis_down.clone(),
+                )
+                .await?,
+            ),
+            None => Limiter::memory(),
+        });
         background.extend(limits::seed_spend(store.clone(), limiter.clone()).await);
-        let (state, tasks) =
-            AppState::new(config, metrics.clone(), pipeline.sink.clone(), db, store, shutdown.clone(), limiter)?;
+        let (state, tasks) = AppState::new(
+            config,
+            metrics.clone(),
+            pipeline.sink.clone(),
+            Stores { db, events: store, limiter, notices },
+            shutdown.clone(),
+        )?;
         background.extend(tasks);
 
         let server = HttpServer::new(move || {

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub password_hashes_in_flight_max: IntGauge,
     pub password_hashes_refused: IntCounter,
     pub logins_throttled: IntCounterVec,
+    pub limits_redis_errors: IntCounterVec,
+    pub limits_redis_down: IntCounterVec,
 }
 
 impl Metrics {
@@ -91,6 +93,19 @@ impl Metrics {
                 &["limit"],
             )
             .expect("valid metric"),
+            limits_redis_errors: IntCounterVec::new(
+                Opts::new("limits_redis_errors_total", "Round trips to Redis for the limits that failed, by operation"),
+                &["operation"],
+            )
+            .expect("valid metric"),
+            limits_redis_down: IntCounterVec::new(
+                Opts::new(
+                    "limits_redis_down_calls_total",
+                    "Calls met while Redis was unreachable, by what LIMITS_ON_REDIS_DOWN decided (open, closed)",
+                ),
+                &["decision"],
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -109,6 +124,8 @@ impl Metrics {
             Box::new(metrics.password_hashes_in_flight_max.clone()),
             Box::new(metrics.password_hashes_refused.clone()),
             Box::new(metrics.logins_throttled.clone()),
+            Box::new(metrics.limits_redis_errors.clone()),
+            Box::new(metrics.limits_redis_down.clone()),
         ] {
             metrics.registry.register(collector).expect("metric registered once");
         }

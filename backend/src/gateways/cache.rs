@@ -1,6 +1,7 @@
 //! The data plane's view of gateways: an in-memory map keyed by the SHA-256 of the
-//! secret (and by id, for the `x-gateway-id` form). Rotation and deletion in this
-//! process invalidate at once; other processes see them within the TTL.
+//! secret (and by id, for the `x-gateway-id` form). Rotation, deletion and any
+//! change of settings or keys invalidate at once in this process, and in others
+//! through change notices (`notices`); the TTL is only the safety net.
 //!
 //! Unauthenticated load must not reach the tenants, so a miss is paid for once:
 //! - a secret that is not in the format Tollgate issues never causes a lookup;
@@ -218,6 +219,13 @@ impl GatewayCache {
                 index.missing.insert(key, now);
             }
         }
+    }
+
+    /// Forgets every gateway (after change notices may have been missed).
+    pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.by_id.found.clear();
+        self.by_secret.found.clear();
     }
 
     /// Database lookups made so far.

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod fallbacks;
+pub mod notices;
 pub mod provider_keys;
 pub mod routes;
 pub mod store;

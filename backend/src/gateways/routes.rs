@@ -12,7 +12,10 @@ use utoipa::ToSchema;
 use diesel::Connection;
 use ipnet::IpNet;
 
-use super::{store, Fallbacks, GatewayCache};
+use super::{
+    notices::{Notice, Notices},
+    store, Fallbacks, GatewayCache,
+};
 use crate::{
     auth::{secrets, CurrentUser},
     catalog::Catalog,
@@ -110,10 +113,10 @@ impl Gateway {
     }
 
     /// With the gateway's use now, against its limits within the operator's ceiling.
-    fn with_usage(row: store::GatewayRow, config: &Config, limiter: &Limiter) -> Result<Self, ApiError> {
+    async fn with_usage(row: store::GatewayRow, config: &Config, limiter: &Limiter) -> Result<Self, ApiError> {
         let limits = Limits::from_stored(&row.limits).within(&config.limits.ceiling);
         let mut gateway = Gateway::from_row(row, config)?;
-        let usage = limiter.usage(gateway.id, &limits);
+        let usage = limiter.usage(gateway.id, &limits).await;
         gateway.usage = Some(UsageView {
             requests_this_minute: usage.requests_this_minute,
             tokens_this_minute: usage.tokens_this_minute,
@@ -320,7 +323,7 @@ pub async fn get(
 ) -> Result<web::Json<Gateway>, ApiError> {
     let id = id.into_inner();
     let row = db.run(move |conn| store::get(conn, user.0, id)).await?;
-    Ok(web::Json(Gateway::with_usage(row, &config, &limiter)?))
+    Ok(web::Json(Gateway::with_usage(row, &config, &limiter).await?))
 }
 
 #[utoipa::path(patch, path = "/gateways/{id}", tag = "gateways", params(("id" = String, Path)), request_body = GatewayPatch,
@@ -331,6 +334,7 @@ pub async fn get(
 pub async fn update(
     db: web::Data<Db>,
     cache: web::Data<GatewayCache>,
+    notices: web::Data<Notices>,
     catalog: web::Data<Catalog>,
     config: web::Data<Config>,
     limiter: web::Data<Limiter>,
@@ -369,7 +373,8 @@ pub async fn update(
         })
         .await??;
     cache.invalidate(id);
-    Ok(web::Json(Gateway::with_usage(row, &config, &limiter)?))
+    notices.publish(Notice::Gateway(id));
+    Ok(web::Json(Gateway::with_usage(row, &config, &limiter).await?))
 }
 
 #[utoipa::path(delete, path = "/gateways/{id}", tag = "gateways", params(("id" = String, Path)),
@@ -378,12 +383,14 @@ pub async fn update(
 pub async fn delete(
     db: web::Data<Db>,
     cache: web::Data<GatewayCache>,
+    notices: web::Data<Notices>,
     user: CurrentUser,
     id: web::Path<GatewayId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     db.run(move |conn| store::delete(conn, user.0, id)).await?;
     cache.invalidate(id);
+    notices.publish(Notice::Gateway(id));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -393,6 +400,7 @@ pub async fn delete(
 pub async fn rotate_secret(
     db: web::Data<Db>,
     cache: web::Data<GatewayCache>,
+    notices: web::Data<Notices>,
     user: CurrentUser,
     id: web::Path<GatewayId>,
 ) -> Result<web::Json<RotatedSecret>, ApiError> {
@@ -402,5 +410,6 @@ pub async fn rotate_secret(
     let stored_hint = hint.clone();
     db.run(move |conn| store::set_secret(conn, user.0, id, hash, &stored_hint)).await?;
     cache.invalidate(id);
+    notices.publish(Notice::Gateway(id));
     Ok(web::Json(RotatedSecret { id, secret, secret_hint: hint }))
 }

@@ -11,25 +11,25 @@ use std::{
 use chrono::{Datelike, TimeZone, Utc};
 use dashmap::DashMap;
 
-use super::{usd, Ask, LimitKind, LimitUsage, Limits, RateState, Refusal, Window};
+use super::{Ask, LimitUsage, Limits, RateState, Refused, RefusedBy, Reservation, Window};
 use crate::{events::GatewaySpend, ids::GatewayId};
 
 const MINUTE_MS: f64 = 60_000.0;
 const DAY_MS: u64 = 86_400_000;
 
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// The UTC day and month `ms` falls in, as period numbers.
-fn periods(ms: u64) -> (i64, i64) {
+pub fn periods(ms: u64) -> (i64, i64) {
     let day = (ms / DAY_MS) as i64;
     let date = Utc.timestamp_millis_opt(ms as i64).single().unwrap_or_default();
     (day, i64::from(date.year()) * 12 + i64::from(date.month0()))
 }
 
 /// When the period after `ms`'s day (or month) begins.
-fn until_next(ms: u64, month: bool) -> Duration {
+pub fn until_next(ms: u64, month: bool) -> Duration {
     let next = if month {
         let date = Utc.timestamp_millis_opt(ms as i64).single().unwrap_or_default();
         let (year, month) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
@@ -113,41 +113,11 @@ impl GatewayState {
 }
 
 #[derive(Default)]
-pub struct Limiter {
+pub struct MemoryLimits {
     gateways: DashMap<GatewayId, Arc<Mutex<GatewayState>>>,
 }
 
-/// An admitted call's reservation: settled to what the call used when it is
-/// metered, or released as reserved if it never is.
-pub struct Ticket {
-    limiter: Arc<Limiter>,
-    gateway: GatewayId,
-    tokens: u64,
-    cost: u64,
-    concurrent: bool,
-    periods: (i64, i64),
-    /// The rate windows after this call was admitted, for the answer's headers.
-    pub rate: RateState,
-    settled: bool,
-}
-
-impl Ticket {
-    /// Replaces the reservation with what the call used.
-    pub fn settle(mut self, tokens: u64, cost_nanousd: u64) {
-        self.settled = true;
-        self.limiter.settle(&self, tokens, cost_nanousd);
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.limiter.settle(self, self.tokens, self.cost);
-        }
-    }
-}
-
-impl Limiter {
+impl MemoryLimits {
     fn state(&self, gateway: GatewayId) -> Arc<Mutex<GatewayState>> {
         if let Some(state) = self.gateways.get(&gateway) {
             return state.clone();
@@ -174,14 +144,9 @@ impl Limiter {
         }
     }
 
-    /// This moment's day and month, for `seed`.
-    pub fn periods_now() -> (i64, i64) {
-        periods(now_ms())
-    }
-
     /// Admits a call within every limit, reserving what it asks, or says which
     /// limit refuses it. Nothing is reserved for a refused call.
-    pub fn admit(self: &Arc<Self>, gateway: GatewayId, limits: &Limits, ask: Ask) -> Result<Ticket, Refusal> {
+    pub fn admit(&self, gateway: GatewayId, limits: &Limits, ask: Ask) -> Result<(Reservation, RateState), Refused> {
         let now = now_ms();
         let (day, month) = periods(now);
         let cost = ask.cost_nanousd.unwrap_or(0);
@@ -195,58 +160,30 @@ impl Limiter {
         if let Some(cap) = limits.tpm {
             state.tokens.refill(cap, now);
         }
-        let refuse = |state: &GatewayState, kind, message, retry_after| {
-            Err(Refusal { kind, message, retry_after, rate: state.rate(limits) })
-        };
+        let refuse = |state: &GatewayState, by, retry_after| Err(Refused { by, rate: state.rate(limits), retry_after });
         if let Some(cap) = limits.rpm.filter(|_| state.requests.level < 1.0) {
-            let wait = state.requests.wait_for(1.0, cap);
-            return refuse(
-                &state,
-                LimitKind::Rpm,
-                format!("Rate limit reached: this gateway allows {cap} requests per minute"),
-                wait,
-            );
+            return refuse(&state, RefusedBy::Rpm, state.requests.wait_for(1.0, cap));
         }
         if let Some(cap) = limits.tpm {
             if ask.tokens > cap {
-                let message = format!(
-                    "Request too large: it may use {} tokens, more than this gateway's limit of {cap} tokens per minute; send a smaller max_tokens",
-                    ask.tokens
-                );
-                return refuse(&state, LimitKind::Tpm, message, Duration::from_secs(60));
+                return refuse(&state, RefusedBy::TooLarge, Duration::from_secs(60));
             }
             if state.tokens.level < ask.tokens as f64 {
-                let wait = state.tokens.wait_for(ask.tokens as f64, cap);
-                let message = format!(
-                    "Rate limit reached: this gateway allows {cap} tokens per minute, and this request may use {}",
-                    ask.tokens
-                );
-                return refuse(&state, LimitKind::Tpm, message, wait);
+                return refuse(&state, RefusedBy::Tpm, state.tokens.wait_for(ask.tokens as f64, cap));
             }
         }
-        if let Some(cap) = limits.max_concurrent.filter(|cap| state.concurrent >= *cap) {
-            let message = format!("Concurrency limit reached: this gateway allows {cap} calls at once");
-            return refuse(&state, LimitKind::MaxConcurrent, message, Duration::from_secs(1));
+        if limits.max_concurrent.is_some_and(|cap| state.concurrent >= cap) {
+            return refuse(&state, RefusedBy::Concurrency, Duration::from_secs(1));
         }
-        for (cap, spend, kind, name, month) in [
-            (limits.daily_budget_nanousd, &state.day, LimitKind::DailyBudget, "daily", false),
-            (limits.monthly_budget_nanousd, &state.month, LimitKind::MonthlyBudget, "monthly", true),
-        ] {
+        for (cap, spend, month) in
+            [(limits.daily_budget_nanousd, &state.day, false), (limits.monthly_budget_nanousd, &state.month, true)]
+        {
             let Some(cap) = cap else { continue };
             if spend.spent.saturating_add(spend.reserved).saturating_add(cost) > cap {
                 // Spent: until the next period; held by calls in flight: until they settle.
-                let (message, wait) = if spend.spent.saturating_add(cost) > cap {
-                    (format!("This gateway's {name} budget of {} is spent", usd(cap)), until_next(now, month))
-                } else {
-                    (
-                        format!(
-                            "This gateway's {name} budget of {} is held by calls in flight; retry shortly",
-                            usd(cap)
-                        ),
-                        Duration::from_secs(1),
-                    )
-                };
-                return refuse(&state, kind, message, wait);
+                let spent = spend.spent.saturating_add(cost) > cap;
+                let wait = if spent { until_next(now, month) } else { Duration::from_secs(1) };
+                return refuse(&state, RefusedBy::budget(month, spent), wait);
             }
         }
         if limits.rpm.is_some() {
@@ -261,19 +198,19 @@ impl Limiter {
         }
         state.day.reserved += cost;
         state.month.reserved += cost;
-        Ok(Ticket {
-            limiter: self.clone(),
+        let reservation = Reservation {
             gateway,
             tokens: ask.tokens,
             cost,
             concurrent,
             periods: (day, month),
-            rate: state.rate(limits),
-            settled: false,
-        })
+            tpm: limits.tpm,
+            call: 0,
+        };
+        Ok((reservation, state.rate(limits)))
     }
 
-    fn settle(&self, ticket: &Ticket, tokens: u64, cost: u64) {
+    pub fn settle(&self, ticket: &Reservation, tokens: u64, cost: u64) {
         let state = self.state(ticket.gateway);
         let mut guard = state.lock().expect("limits lock");
         let state = &mut *guard;
@@ -322,68 +259,77 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::{Denied, LimitKind, Limiter, Refusal};
 
     fn gateway() -> (Arc<Limiter>, GatewayId) {
-        (Arc::new(Limiter::default()), GatewayId::new())
+        (Arc::new(Limiter::memory()), GatewayId::new())
     }
 
-    #[test]
-    fn a_request_budget_admits_exactly_its_size_then_says_when_to_come_back() {
+    async fn refused(limiter: &Arc<Limiter>, id: GatewayId, limits: &Limits, ask: Ask) -> Refusal {
+        match limiter.admit(id, limits, ask).await {
+            Err(Denied::Limit(refusal)) => refusal,
+            _ => panic!("expected a refusal"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_budget_admits_exactly_its_size_then_says_when_to_come_back() {
         let (limiter, id) = gateway();
         let limits = Limits { rpm: Some(5), ..Limits::default() };
-        let tickets: Vec<_> = (0..5).map(|_| limiter.admit(id, &limits, Ask::default())).collect();
-        assert!(tickets.iter().all(Result::is_ok));
-        let refusal = limiter.admit(id, &limits, Ask::default()).err().unwrap();
+        let mut tickets = Vec::new();
+        for _ in 0..5 {
+            tickets.push(limiter.admit(id, &limits, Ask::default()).await.ok().unwrap());
+        }
+        let refusal = refused(&limiter, id, &limits, Ask::default()).await;
         assert_eq!(refusal.kind, LimitKind::Rpm);
         assert!(refusal.retry_after > Duration::from_secs(10) && refusal.retry_after <= Duration::from_secs(12));
         assert_eq!(refusal.rate.requests.unwrap().remaining, 0);
-        assert_eq!(limiter.usage(id, &limits).requests_this_minute, 5);
+        assert_eq!(limiter.usage(id, &limits).await.requests_this_minute, 5);
     }
 
-    #[test]
-    fn tokens_are_reserved_then_settled_to_what_was_used() {
+    #[tokio::test]
+    async fn tokens_are_reserved_then_settled_to_what_was_used() {
         let (limiter, id) = gateway();
         let limits = Limits { tpm: Some(1000), ..Limits::default() };
-        let ticket = limiter.admit(id, &limits, Ask { tokens: 600, cost_nanousd: None }).unwrap();
+        let ask = Ask { tokens: 600, cost_nanousd: None };
+        let ticket = limiter.admit(id, &limits, ask).await.ok().unwrap();
         assert_eq!(ticket.rate.tokens.unwrap().remaining, 400);
-        assert_eq!(
-            limiter.admit(id, &limits, Ask { tokens: 600, cost_nanousd: None }).err().unwrap().kind,
-            LimitKind::Tpm
-        );
+        assert_eq!(refused(&limiter, id, &limits, ask).await.kind, LimitKind::Tpm);
         ticket.settle(100, 0);
-        assert!(limiter.admit(id, &limits, Ask { tokens: 600, cost_nanousd: None }).is_ok(), "500 came back");
-        let too_big = limiter.admit(id, &limits, Ask { tokens: 5000, cost_nanousd: None }).err().unwrap();
+        assert!(limiter.admit(id, &limits, ask).await.is_ok(), "500 came back");
+        let too_big = refused(&limiter, id, &limits, Ask { tokens: 5000, cost_nanousd: None }).await;
         assert!(too_big.message.contains("Request too large"));
     }
 
-    #[test]
-    fn a_budget_counts_reservations_and_spend_and_a_dropped_ticket_keeps_its_reservation_as_spent() {
+    #[tokio::test]
+    async fn a_budget_counts_reservations_and_spend_and_a_dropped_ticket_keeps_its_reservation_as_spent() {
         let (limiter, id) = gateway();
         let limits = Limits { daily_budget_nanousd: Some(1000), ..Limits::default() };
-        let ask = Ask { tokens: 0, cost_nanousd: Some(400) };
-        let (a, b) = (limiter.admit(id, &limits, ask).unwrap(), limiter.admit(id, &limits, ask).unwrap());
-        let held = limiter.admit(id, &limits, ask).err().unwrap();
+        let ask = |cost| Ask { tokens: 0, cost_nanousd: Some(cost) };
+        let a = limiter.admit(id, &limits, ask(400)).await.ok().unwrap();
+        let b = limiter.admit(id, &limits, ask(400)).await.ok().unwrap();
+        let held = refused(&limiter, id, &limits, ask(400)).await;
         assert_eq!(held.kind, LimitKind::DailyBudget);
         assert!(held.message.contains("in flight"));
         a.settle(0, 100);
         drop(b);
-        assert_eq!(limiter.usage(id, &limits).spend_today_nanousd, 500);
-        let last = limiter.admit(id, &limits, Ask { tokens: 0, cost_nanousd: Some(500) }).unwrap();
-        let held = limiter.admit(id, &limits, Ask { tokens: 0, cost_nanousd: Some(1) }).err().unwrap();
+        assert_eq!(limiter.usage(id, &limits).await.spend_today_nanousd, 500);
+        let last = limiter.admit(id, &limits, ask(500)).await.ok().unwrap();
+        let held = refused(&limiter, id, &limits, ask(1)).await;
         assert!(held.message.contains("in flight"), "the last 500 are reserved, not spent yet");
         last.settle(0, 500);
-        let spent = limiter.admit(id, &limits, Ask { tokens: 0, cost_nanousd: Some(1) }).err().unwrap();
+        let spent = refused(&limiter, id, &limits, ask(1)).await;
         assert!(spent.message.contains("daily budget of $0.00 is spent"), "{}", spent.message);
     }
 
-    #[test]
-    fn concurrency_is_released_when_a_call_ends() {
+    #[tokio::test]
+    async fn concurrency_is_released_when_a_call_ends() {
         let (limiter, id) = gateway();
         let limits = Limits { max_concurrent: Some(1), ..Limits::default() };
-        let first = limiter.admit(id, &limits, Ask::default()).unwrap();
-        assert_eq!(limiter.admit(id, &limits, Ask::default()).err().unwrap().kind, LimitKind::MaxConcurrent);
+        let first = limiter.admit(id, &limits, Ask::default()).await.ok().unwrap();
+        assert_eq!(refused(&limiter, id, &limits, Ask::default()).await.kind, LimitKind::MaxConcurrent);
         drop(first);
-        assert!(limiter.admit(id, &limits, Ask::default()).is_ok());
+        assert!(limiter.admit(id, &limits, Ask::default()).await.is_ok());
     }
 
     #[test]

@@ -224,6 +224,13 @@ impl KeyStates {
         self.states.get(&id).map(|s| s.clone())
     }
 
+    /// Another process saw the provider refuse this key.
+    pub fn mark_invalid(&self, id: ProviderKeyId) {
+        if let Some(state) = self.states.get(&id) {
+            state.invalid.store(true, Ordering::Relaxed);
+        }
+    }
+
     pub fn forget(&self, id: ProviderKeyId) {
         self.states.remove(&id);
     }

@@ -40,7 +40,7 @@ use crate::{
     events::EventSink,
     gateways::{Fallbacks, GatewayCache},
     ids::EventId,
-    limits::{http::add_rate_headers, Ask, Limiter, Limits},
+    limits::{http::add_rate_headers, Ask, Denied, Limiter, Limits},
     proxy::keys::{GatewayKeys, KeyStates},
 };
 
@@ -275,13 +275,14 @@ async fn proxy_call(
         .collect();
     // Within the gateway's limits, or refused before anything goes upstream. Every
     // call is admitted, limits or not, so that its spend counts towards a budget set later.
-    let rate = match proxy.limiter.admit(record.gateway_id(), calling.limits, ask(&chat, &body, &routes)) {
+    let admitted = proxy.limiter.admit(record.gateway_id(), calling.limits, ask(&chat, &body, &routes)).await;
+    let rate = match admitted {
         Ok(ticket) => {
             let rate = ticket.rate;
             record.ticket = Some(ticket);
             rate
         }
-        Err(refusal) => {
+        Err(Denied::Limit(refusal)) => {
             record.provider = routes[0].provider.name;
             let error = refusal.error();
             let mut response = error.response_for(surface);
@@ -289,6 +290,7 @@ async fn proxy_call(
             record.fail(&error);
             return response;
         }
+        Err(Denied::Unavailable) => return fail(record, OpenAiError::limits_unavailable()),
     };
     let mut routes = routes.into_iter().peekable();
     // The share held for a rewritten copy of the body goes back at once when the

@@ -419,3 +419,65 @@ impl Drop for ClickHouseServer {
         clickhouse_script(&["stop", &self.path()]);
     }
 }
+
+/// The Redis tests share (`make test` starts one when none answers), or `None` (skip) outside CI.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if required() => panic!("CI=true but TEST_REDIS_URL is not set: Redis tests cannot be skipped"),
+        _ => {
+            eprintln!("TEST_REDIS_URL not set: skipping the Redis variant");
+            None
+        }
+    }
+}
+
+/// A Redis server of a test's own, for tests that stop it.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl RedisServer {
+    /// `None` (skip) when there is no Redis to run outside CI.
+    pub fn start() -> Option<Self> {
+        redis_url()?;
+        let dir = TempDir::new().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/redis.sh install)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Self { child, url: format!("redis://127.0.0.1:{port}"), _dir: dir })
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A LiteLLM price map with a model priced on output only, so a call's worst case
+/// (its max_tokens) is exactly what it costs when it answers that many tokens.
+pub fn output_priced_model(dir: &std::path::Path) -> String {
+    let path = dir.join("prices.json");
+    let map = json!({"budget-echo": {"litellm_provider": "openai", "mode": "chat",
+        "input_cost_per_token": 0.0, "output_cost_per_token": 0.001}});
+    std::fs::write(&path, map.to_string()).unwrap();
+    path.display().to_string()
+}

@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 use tollgate::mock_upstream::MockOptions;
 
-use crate::helpers::{hello, Gateway, TestApp, User};
+use crate::helpers::{hello, output_priced_model, Gateway, TestApp, User};
 
 async fn patch(app: &TestApp, user: &User, gateway: &Gateway, body: Value) -> reqwest::Response {
     app.client
@@ -129,21 +129,24 @@ async fn concurrent_calls_beyond_max_concurrent_are_refused_until_one_ends() {
     assert_eq!(app.chat(&gateway, hello("gpt-4o-mini")).await.status(), 200, "released when the calls ended");
 }
 
-/// A LiteLLM price map with a model priced on output only, so a call's worst case
-/// (its max_tokens) is exactly what it costs when it answers that many tokens.
-fn output_priced_model(dir: &std::path::Path) -> String {
-    let path = dir.join("prices.json");
-    let map = json!({"budget-echo": {"litellm_provider": "openai", "mode": "chat",
-        "input_cost_per_token": 0.0, "output_cost_per_token": 0.001}});
-    std::fs::write(&path, map.to_string()).unwrap();
-    path.display().to_string()
+#[tokio::test]
+async fn a_budget_is_never_exceeded_by_concurrent_calls_and_lets_through_exactly_those_that_fit() {
+    budget_exactness(None).await;
 }
 
 #[tokio::test]
-async fn a_budget_is_never_exceeded_by_concurrent_calls_and_lets_through_exactly_those_that_fit() {
+async fn a_budget_shared_through_redis_is_just_as_exact() {
+    if let Some(redis) = crate::helpers::redis_url() {
+        budget_exactness(Some(&redis)).await;
+    }
+}
+
+async fn budget_exactness(redis: Option<&str>) {
     let dir = tempfile::TempDir::new().unwrap();
     let prices = output_priced_model(dir.path());
-    let app = slow_app(&[("PRICING_FILE", &prices)]).await;
+    let mut env = vec![("PRICING_FILE", prices.as_str())];
+    env.extend(redis.map(|url| ("REDIS_URL", url)));
+    let app = slow_app(&env).await;
     let user = app.join().await;
     let gateway = app.create_gateway(&user, "budget").await;
 
@@ -191,7 +194,11 @@ async fn a_budget_is_never_exceeded_by_concurrent_calls_and_lets_through_exactly
 
     // A restart does not reset the day: spend is rebuilt from the event store.
     let data_dir = app.stop().await;
-    let app = TestApp::builder().env("PRICING_FILE", prices).data_dir(data_dir).start().await;
+    let mut builder = TestApp::builder().env("PRICING_FILE", prices.clone()).data_dir(data_dir);
+    if let Some(url) = redis {
+        builder = builder.env("REDIS_URL", url);
+    }
+    let app = builder.start().await;
     let read = app.get_json(&user, &format!("/gateways/{}", gateway.id)).await;
     assert_eq!((read["usage"]["spend_today_usd"].as_f64().unwrap() * 1e9).round() as u64, spent);
     assert_eq!((read["usage"]["spend_this_month_usd"].as_f64().unwrap() * 1e9).round() as u64, spent);

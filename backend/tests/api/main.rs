@@ -21,6 +21,7 @@ mod openai_sdk;
 mod operations;
 mod pipeline;
 mod provider_keys;
+mod scale_out;
 mod storage;
 mod timing;
 mod usage;

@@ -16,7 +16,11 @@ async fn health_and_readiness_report_the_stores() {
     let health = app.client.get(app.at("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     let ready: Value = app.client.get(app.at("/readyz")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(ready, json!({"status": "ready", "database": "ok", "analytics": {"store": "sqlite", "status": "ok"}}));
+    assert_eq!(
+        ready,
+        json!({"status": "ready", "database": "ok", "analytics": {"store": "sqlite", "status": "ok"},
+            "limits": {"store": "memory", "status": "ok"}})
+    );
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ pub use routes::config;
 use tokio::sync::mpsc;
 pub use vault::Vault;
 
+use super::notices::{Notice, Notices};
 use crate::{
     catalog::providers,
     db::{Db, DbConn},
@@ -68,6 +69,7 @@ const FORGET_IDLE: Duration = Duration::from_secs(24 * 3600);
 pub fn spawn_bookkeeping(
     db: Db,
     states: Arc<KeyStates>,
+    notices: Arc<Notices>,
     mut refused: mpsc::UnboundedReceiver<ProviderKeyId>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -76,8 +78,10 @@ pub fn spawn_bookkeeping(
         loop {
             tokio::select! {
                 Some(id) = refused.recv() => {
-                    if let Err(error) = db.run(move |conn| store::mark_invalid(conn, id)).await {
-                        tracing::error!(key_id = %id, %error, "cannot mark a refused provider key invalid");
+                    match db.run(move |conn| store::mark_invalid(conn, id)).await {
+                        Ok(Some(gateway)) => notices.publish(Notice::KeyRefused(gateway, id)),
+                        Ok(None) => {}
+                        Err(error) => tracing::error!(key_id = %id, %error, "cannot mark a refused provider key invalid"),
                     }
                 }
                 _ = record.tick() => {

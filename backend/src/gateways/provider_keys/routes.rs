@@ -12,7 +12,10 @@ use crate::{
     catalog::providers::{self, PROVIDERS},
     db::Db,
     error::ApiError,
-    gateways::GatewayCache,
+    gateways::{
+        notices::{Notice, Notices},
+        GatewayCache,
+    },
     ids::{GatewayId, ProviderKeyId},
     proxy::Proxy,
 };
@@ -119,6 +122,7 @@ pub async fn add(
     db: web::Data<Db>,
     proxy: web::Data<Proxy>,
     cache: web::Data<GatewayCache>,
+    notices: web::Data<Notices>,
     user: CurrentUser,
     gateway: web::Path<GatewayId>,
     form: web::Json<NewProviderKey>,
@@ -183,6 +187,7 @@ pub async fn add(
         ));
     }
     cache.invalidate(gateway);
+    notices.publish(Notice::Gateway(gateway));
     Ok(HttpResponse::Created().json(ProviderKey::from_row(row, &proxy)?))
 }
 
@@ -194,6 +199,7 @@ pub async fn delete(
     db: web::Data<Db>,
     proxy: web::Data<Proxy>,
     cache: web::Data<GatewayCache>,
+    notices: web::Data<Notices>,
     user: CurrentUser,
     path: web::Path<(GatewayId, ProviderKeyId)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -201,5 +207,6 @@ pub async fn delete(
     db.run(move |conn| store::delete(conn, user.0, gateway, id)).await?;
     cache.invalidate(gateway);
     proxy.key_states.forget(id);
+    notices.publish(Notice::KeyDeleted(gateway, id));
     Ok(HttpResponse::NoContent().finish())
 }
