@@ -38,10 +38,11 @@ bench-hostile:
 	$(CARGO) build --release --bin tollgate
 	scripts/bench-hostile.py
 
-## bench: latency, req/s and peak RSS of Tollgate against nginx direct (the floor), stream timing, events stored = sent (CLICKHOUSE=1: events to ClickHouse; SOAK=600: a soak; DURATION=10: seconds per row)
+## bench: latency, req/s and peak RSS of Tollgate against nginx direct (the floor), stream timing, events stored = sent (CLICKHOUSE=1: events to ClickHouse; SOAK=600: a soak; DURATION=10: seconds per row), then what the limiter adds, in memory and on Redis
 bench:
 	$(CARGO) build --release --bins
 	CLICKHOUSE=$(CLICKHOUSE) SOAK=$(SOAK) DURATION=$(DURATION) scripts/bench.py
+	scripts/bench-limits.sh
 
 ## mock-upstream: a fake OpenAI- and Anthropic-compatible provider on :9999 (OPENAI_BASE_URL=http://127.0.0.1:9999/v1, ANTHROPIC_BASE_URL=http://127.0.0.1:9999)
 mock-upstream:
