@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tollgate::mock_upstream::{MockOptions, MockUpstream};
 
+use crate::helpers::join_with_gateway;
+
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
 #[tokio::test]
@@ -118,19 +120,7 @@ async fn a_stored_key_is_never_in_clear_and_survives_a_master_key_rotation() {
 
     let server = Server::start(dir.path(), &old_key, &mock).await;
     let client = reqwest::Client::new();
-    let join: Value = client.post(format!("{}/auth/join", server.url)).send().await.unwrap().json().await.unwrap();
-    let token = join["token"].as_str().unwrap().to_string();
-    let gateway: Value = client
-        .post(format!("{}/gateways", server.url))
-        .bearer_auth(&token)
-        .json(&json!({"name": "vault"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (id, secret) = (gateway["id"].as_str().unwrap(), gateway["secret"].as_str().unwrap().to_string());
+    let (token, id, secret) = join_with_gateway(&client, &server.url, "vault").await;
     let keys_url = format!("{}/gateways/{id}/provider-keys", server.url);
     let added = client
         .post(&keys_url)

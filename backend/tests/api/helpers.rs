@@ -481,3 +481,14 @@ pub fn output_priced_model(dir: &std::path::Path) -> String {
     std::fs::write(&path, map.to_string()).unwrap();
     path.display().to_string()
 }
+
+/// A new account with one gateway on a Tollgate at `base` (a process of its own):
+/// the session token, the gateway id and its secret.
+pub async fn join_with_gateway(client: &reqwest::Client, base: &str, name: &str) -> (String, String, String) {
+    let session: Value = client.post(format!("{base}/auth/join")).send().await.unwrap().json().await.unwrap();
+    let token = session["token"].as_str().unwrap().to_string();
+    let created = client.post(format!("{base}/gateways")).bearer_auth(&token).json(&json!({ "name": name }));
+    let gateway: Value = created.send().await.unwrap().json().await.unwrap();
+    let id = gateway["id"].as_str().unwrap().to_string();
+    (token, id, gateway["secret"].as_str().unwrap().to_string())
+}

@@ -8,7 +8,7 @@ use std::{
 
 use serde_json::{json, Value};
 
-use crate::helpers::{hello, sse_data, TestApp};
+use crate::helpers::{hello, join_with_gateway, sse_data, TestApp};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -51,20 +51,7 @@ async fn sigterm_drains_every_accepted_call_before_exit() {
     let client = reqwest::Client::new();
     wait_healthy(&client, &base).await;
 
-    let session: Value = client.post(format!("{base}/auth/join")).send().await.unwrap().json().await.unwrap();
-    let token = session["token"].as_str().unwrap().to_string();
-    let gateway: Value = client
-        .post(format!("{base}/gateways"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "drain"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (gateway_id, secret) =
-        (gateway["id"].as_str().unwrap().to_string(), gateway["secret"].as_str().unwrap().to_string());
+    let (token, gateway_id, secret) = join_with_gateway(&client, &base, "drain").await;
 
     for _ in 0..20 {
         let response = client
