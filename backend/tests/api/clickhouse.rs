@@ -180,6 +180,18 @@ async fn both_stores_give_the_same_answers() {
         }
     }
     assert!(pages > 5);
+
+    // The spend budgets start from: the same sums, this month and today, up to a moment.
+    let (month_ms, day_ms) = tollgate::limits::period_starts();
+    let before_ms = Utc::now().timestamp_millis() - 3_600_000;
+    let sql_spend = sql_store_of(&sql_app).await.spend(month_ms, day_ms, before_ms).await.unwrap();
+    let ch_spend = clickhouse.spend(month_ms, day_ms, before_ms).await.unwrap();
+    let sums = |spend: &[tollgate::events::GatewaySpend]| {
+        spend.iter().map(|s| (s.month_nanousd, s.day_nanousd)).collect::<Vec<_>>()
+    };
+    assert!(sql_spend.len() <= 1, "one gateway");
+    assert_eq!(sums(&sql_spend), sums(&ch_spend));
+    assert!(sql_spend.iter().all(|s| s.month_nanousd >= s.day_nanousd));
 }
 
 async fn schema_of(url: &str, database: &str) -> String {

@@ -240,6 +240,10 @@ async fn a_current_clickhouse_runs_every_migration_and_query_with_the_sql_stores
         steps.push(fetch(queries::render(&queries::events(filter, *order, *after, *limit))));
     }
 
+    // What budgets start from: each gateway's spend this month and today.
+    let (month_ms, day_ms) = tollgate::limits::period_starts();
+    steps.push(fetch(queries::render(&queries::spend(month_ms, day_ms, now))));
+
     // Retention: the partitions, then one dropped.
     let oldest = Local.timestamp_millis_opt(events.iter().map(RequestEvent::ts_ms).min().unwrap()).unwrap();
     let oldest_month = i64::from(oldest.year()) * 100 + i64::from(oldest.month());
@@ -265,6 +269,18 @@ async fn a_current_clickhouse_runs_every_migration_and_query_with_the_sql_stores
         assert!(!page.is_empty());
         assert_eq!(page, expected, "{filter:?} {order:?} {after:?}");
     }
+    let mut spend: Vec<(String, u64, u64)> =
+        next().iter().map(|row| (row[0].as_str().unwrap().to_string(), uint(&row[1]), uint(&row[2]))).collect();
+    spend.sort();
+    let mut expected: Vec<_> = sql
+        .spend(month_ms, day_ms, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.gateway_id, s.month_nanousd, s.day_nanousd))
+        .collect();
+    expected.sort();
+    assert_eq!(spend, expected);
 
     let months = |events: &[RequestEvent]| {
         let mut months: Vec<i64> = events
