@@ -4,6 +4,12 @@
 
 use serde_json::{json, Value};
 
+use tollgate::{
+    db::Db,
+    gateways::provider_keys::{store, Vault},
+    ids::{GatewayId, ProviderKeyId},
+};
+
 use crate::helpers::{hello, Backend, Gateway, TestApp, User};
 
 async fn add_key(app: &TestApp, user: &User, gateway: &Gateway, provider: &str, key: &str, label: &str) -> Value {
@@ -69,6 +75,26 @@ async fn a_gateways_own_key_serves_before_the_operators_and_the_callers_before_b
     assert_eq!(last_key(&app), "Bearer sk-callers-own-5555");
 
     assert!(keys_of(&app, &user, &gateway).await.iter().all(|k| !k["last_used_at"].is_null()), "last use is shown");
+}
+
+#[tokio::test]
+async fn the_stored_row_holds_the_key_sealed_and_only_its_hint_in_clear() {
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "sealed").await;
+    let added = add_key(&app, &user, &gateway, "openai", "sk-row-secret-value-77aa", "row").await;
+
+    let url = format!("sqlite://{}", app.data_dir.path().join("tollgate.db").display());
+    let db = tokio::task::spawn_blocking(move || Db::connect(&url, 1)).await.unwrap().unwrap();
+    let id: GatewayId = gateway.id.parse().unwrap();
+    let rows = db.run(move |conn| store::for_gateway(conn, id)).await.unwrap();
+    let [row] = &rows[..] else { panic!("one row: {rows:?}") };
+    assert_eq!((row.id.as_str(), row.key_hint.as_str()), (added["id"].as_str().unwrap(), "…77aa"));
+    assert!(!row.sealed_key.contains("row-secret") && !row.label.contains("sk-"), "{row:?}");
+    // Sealed under the test MASTER_KEY, bound to the row's id.
+    let vault = Vault::new(&[7; 32]);
+    assert_eq!(vault.open(row.id.parse().unwrap(), &row.sealed_key).unwrap(), "sk-row-secret-value-77aa");
+    assert!(vault.open(ProviderKeyId::new(), &row.sealed_key).is_err(), "not under another id");
 }
 
 #[tokio::test]
