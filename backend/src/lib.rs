@@ -130,18 +130,17 @@ pub struct Stores {
     pub db: Db,
     pub events: Arc<dyn EventStore>,
     pub limiter: Arc<Limiter>,
-    pub notices: Arc<Notices>,
 }
 
 impl AppState {
-    pub fn new(
+    pub async fn new(
         config: Config,
         metrics: Arc<Metrics>,
         sink: events::EventSink,
         stores: Stores,
         shutdown: ShutdownFlag,
     ) -> anyhow::Result<(Self, Vec<tokio::task::JoinHandle<()>>)> {
-        let Stores { db, events: store, limiter, notices } = stores;
+        let Stores { db, events: store, limiter } = stores;
         let catalog = Arc::new(Catalog::load(config.pricing_file.as_deref())?);
         let key_states = Arc::new(KeyStates::default());
         let keys = KeyLoader { vault: Vault::new(&config.master_key), states: key_states.clone() };
@@ -165,7 +164,11 @@ impl AppState {
             upstream_timeout: config.upstream_timeout,
             stream_limits: StreamLimits { idle: config.stream_idle_timeout, total: config.stream_max_duration },
         };
-        let listener = notices.listen(cache.clone(), key_states.clone());
+        let notices = Arc::new(
+            Notices::connect(config.redis_url.as_deref(), &db, &config.database_url, cache.clone(), key_states.clone())
+                .await?,
+        );
+        let listener = notices.listen();
         let bookkeeping = provider_keys::spawn_bookkeeping(db.clone(), key_states, notices.clone(), refused);
         let state = Self {
             sessions: aweb::Data::new(Sessions::new(db.clone(), JwtKeys::new(&config.jwt_secret), config.jwt_ttl)),
@@ -226,7 +229,6 @@ impl Tollgate {
         let cors_origins = config.cors_origins.clone();
         let grace = config.shutdown_grace;
         let shutdown = ShutdownFlag::default();
-        let notices = Arc::new(Notices::connect(config.redis_url.as_deref(), &db, &config.database_url).await?);
         let limiter = Arc::new(match &config.redis_url {
             Some(url) => Limiter::redis(
                 RedisLimits::connect(
@@ -246,9 +248,10 @@ impl Tollgate {
             config,
             metrics.clone(),
             pipeline.sink.clone(),
-            Stores { db, events: store, limiter, notices },
+            Stores { db, events: store, limiter },
             shutdown.clone(),
-        )?;
+        )
+        .await?;
         background.extend(tasks);
 
         let server = HttpServer::new(move || {

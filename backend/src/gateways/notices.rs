@@ -70,13 +70,48 @@ enum Channel {
     },
 }
 
-/// Tells the other processes what changed, and listens for what they changed.
+/// What a process keeps of gateways, which a notice makes it forget.
+struct Views {
+    cache: Arc<GatewayCache>,
+    states: Arc<KeyStates>,
+}
+
+impl Views {
+    fn apply(&self, notice: Notice) {
+        match notice {
+            Notice::Gateway(gateway) => self.cache.invalidate(gateway),
+            Notice::KeyDeleted(gateway, key) => {
+                self.states.forget(key);
+                self.cache.invalidate(gateway);
+            }
+            Notice::KeyRefused(_, key) => self.states.mark_invalid(key),
+        }
+    }
+
+    fn apply_text(&self, text: &str) {
+        match Notice::decode(text) {
+            Some(notice) => self.apply(notice),
+            None if text == RESYNC => self.cache.clear(),
+            None => tracing::warn!(notice = text, "an unknown change notice"),
+        }
+    }
+}
+
+/// Applies a change to this process's views at once and tells the other processes;
+/// listens for what they change.
 pub struct Notices {
     channel: Channel,
+    views: Arc<Views>,
 }
 
 impl Notices {
-    pub async fn connect(redis_url: Option<&str>, db: &Db, database_url: &str) -> anyhow::Result<Self> {
+    pub async fn connect(
+        redis_url: Option<&str>,
+        db: &Db,
+        database_url: &str,
+        cache: Arc<GatewayCache>,
+        states: Arc<KeyStates>,
+    ) -> anyhow::Result<Self> {
         let channel = match redis_url {
             Some(url) => {
                 let client = redis::Client::open(url)?;
@@ -88,11 +123,18 @@ impl Notices {
             }
             None => Channel::None,
         };
-        Ok(Self { channel })
+        Ok(Self { channel, views: Arc::new(Views { cache, states }) })
     }
 
-    /// Sent in the background; this process has already applied the change itself.
-    pub fn publish(&self, notice: Notice) {
+    /// Forgets what the change makes stale in this process (the very next call sees
+    /// it), and tells the others.
+    pub fn announce(&self, notice: Notice) {
+        self.views.apply(notice);
+        self.publish(notice);
+    }
+
+    /// Sent in the background.
+    fn publish(&self, notice: Notice) {
         let payload = notice.encode();
         match &self.channel {
             Channel::None => {}
@@ -126,17 +168,9 @@ impl Notices {
     }
 
     /// Applies what other processes (and this one) announce, until the task is stopped.
-    pub fn listen(&self, cache: Arc<GatewayCache>, states: Arc<KeyStates>) -> Option<tokio::task::JoinHandle<()>> {
-        let apply = move |text: &str| match Notice::decode(text) {
-            Some(Notice::Gateway(gateway)) => cache.invalidate(gateway),
-            Some(Notice::KeyDeleted(gateway, key)) => {
-                states.forget(key);
-                cache.invalidate(gateway);
-            }
-            Some(Notice::KeyRefused(_, key)) => states.mark_invalid(key),
-            None if text == RESYNC => cache.clear(),
-            None => tracing::warn!(notice = text, "an unknown change notice"),
-        };
+    pub fn listen(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let views = self.views.clone();
+        let apply = move |text: &str| views.apply_text(text);
         match &self.channel {
             Channel::None => None,
             Channel::Redis { client, .. } => Some(tokio::spawn(listen_redis(client.clone(), apply))),

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 
 use super::{
     notices::{Notice, Notices},
-    store, Fallbacks, GatewayCache,
+    store, Fallbacks,
 };
 use crate::{
     auth::{secrets, CurrentUser},
@@ -333,7 +333,6 @@ pub async fn get(
 #[allow(clippy::too_many_arguments)]
 pub async fn update(
     db: web::Data<Db>,
-    cache: web::Data<GatewayCache>,
     notices: web::Data<Notices>,
     catalog: web::Data<Catalog>,
     config: web::Data<Config>,
@@ -372,8 +371,7 @@ pub async fn update(
             })
         })
         .await??;
-    cache.invalidate(id);
-    notices.publish(Notice::Gateway(id));
+    notices.announce(Notice::Gateway(id));
     Ok(web::Json(Gateway::with_usage(row, &config, &limiter).await?))
 }
 
@@ -382,15 +380,13 @@ pub async fn update(
     responses((status = 204), (status = 404)), security(("user_jwt" = [])))]
 pub async fn delete(
     db: web::Data<Db>,
-    cache: web::Data<GatewayCache>,
     notices: web::Data<Notices>,
     user: CurrentUser,
     id: web::Path<GatewayId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     db.run(move |conn| store::delete(conn, user.0, id)).await?;
-    cache.invalidate(id);
-    notices.publish(Notice::Gateway(id));
+    notices.announce(Notice::Gateway(id));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -399,7 +395,6 @@ pub async fn delete(
     responses((status = 200, body = RotatedSecret), (status = 404)), security(("user_jwt" = [])))]
 pub async fn rotate_secret(
     db: web::Data<Db>,
-    cache: web::Data<GatewayCache>,
     notices: web::Data<Notices>,
     user: CurrentUser,
     id: web::Path<GatewayId>,
@@ -409,7 +404,6 @@ pub async fn rotate_secret(
     let (hash, hint) = (secrets::SecretHash::of(&secret), secrets::hint(&secret));
     let stored_hint = hint.clone();
     db.run(move |conn| store::set_secret(conn, user.0, id, hash, &stored_hint)).await?;
-    cache.invalidate(id);
-    notices.publish(Notice::Gateway(id));
+    notices.announce(Notice::Gateway(id));
     Ok(web::Json(RotatedSecret { id, secret, secret_hint: hint }))
 }

@@ -79,7 +79,7 @@ pub fn spawn_bookkeeping(
             tokio::select! {
                 Some(id) = refused.recv() => {
                     match db.run(move |conn| store::mark_invalid(conn, id)).await {
-                        Ok(Some(gateway)) => notices.publish(Notice::KeyRefused(gateway, id)),
+                        Ok(Some(gateway)) => notices.announce(Notice::KeyRefused(gateway, id)),
                         Ok(None) => {}
                         Err(error) => tracing::error!(key_id = %id, %error, "cannot mark a refused provider key invalid"),
                     }

@@ -186,8 +186,7 @@ pub async fn add(
             format!("a gateway holds at most {KEYS_PER_GATEWAY} provider keys: delete one first"),
         ));
     }
-    cache.invalidate(gateway);
-    notices.publish(Notice::Gateway(gateway));
+    notices.announce(Notice::Gateway(gateway));
     Ok(HttpResponse::Created().json(ProviderKey::from_row(row, &proxy)?))
 }
 
@@ -197,16 +196,12 @@ pub async fn add(
     responses((status = 204), (status = 404)), security(("user_jwt" = [])))]
 pub async fn delete(
     db: web::Data<Db>,
-    proxy: web::Data<Proxy>,
-    cache: web::Data<GatewayCache>,
     notices: web::Data<Notices>,
     user: CurrentUser,
     path: web::Path<(GatewayId, ProviderKeyId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (gateway, id) = path.into_inner();
     db.run(move |conn| store::delete(conn, user.0, gateway, id)).await?;
-    cache.invalidate(gateway);
-    proxy.key_states.forget(id);
-    notices.publish(Notice::KeyDeleted(gateway, id));
+    notices.announce(Notice::KeyDeleted(gateway, id));
     Ok(HttpResponse::NoContent().finish())
 }
