@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::report::usd;
+use crate::catalog::price::usd;
 use crate::{
     events::{FailedAttempt, RequestEvent, UsageSource},
     ids::EventId,

@@ -9,13 +9,10 @@ use utoipa::ToSchema;
 
 use super::range::{day_to_date, TimeRange};
 use crate::{
+    catalog::price::usd,
     events::{Summary, Totals},
     ids::GatewayId,
 };
-
-pub fn usd(nanousd: u64) -> f64 {
-    nanousd as f64 / 1e9
-}
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)

@@ -45,6 +45,11 @@ impl CostParts {
     }
 }
 
+/// Nano-USD as US dollars, for display.
+pub fn usd(nanousd: u64) -> f64 {
+    nanousd as f64 / 1e9
+}
+
 /// Pico-USD to nano-USD, half up.
 fn nano(pico: u128) -> u64 {
     u64::try_from((pico + 500) / 1000).unwrap_or(u64::MAX)

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     auth::{secrets, CurrentUser},
-    catalog::Catalog,
+    catalog::{price::usd, Catalog},
     config::{parse_cidr, usd_to_nano, Config, MAX_BUDGET_USD},
     db::Db,
     error::ApiError,
@@ -72,13 +72,12 @@ pub struct LimitsView {
 
 impl From<&Limits> for LimitsView {
     fn from(limits: &Limits) -> Self {
-        let usd = |nano: Option<u64>| nano.map(|n| n as f64 / 1e9);
         LimitsView {
             rpm: limits.rpm,
             tpm: limits.tpm,
             max_concurrent: limits.max_concurrent,
-            daily_budget_usd: usd(limits.daily_budget_nanousd),
-            monthly_budget_usd: usd(limits.monthly_budget_nanousd),
+            daily_budget_usd: limits.daily_budget_nanousd.map(usd),
+            monthly_budget_usd: limits.monthly_budget_nanousd.map(usd),
         }
     }
 }
@@ -121,8 +120,8 @@ impl Gateway {
             requests_this_minute: usage.requests_this_minute,
             tokens_this_minute: usage.tokens_this_minute,
             concurrent: usage.concurrent,
-            spend_today_usd: usage.spend_today_nanousd as f64 / 1e9,
-            spend_this_month_usd: usage.spend_this_month_nanousd as f64 / 1e9,
+            spend_today_usd: usd(usage.spend_today_nanousd),
+            spend_this_month_usd: usd(usage.spend_this_month_nanousd),
         });
         Ok(gateway)
     }
@@ -154,7 +153,7 @@ pub struct GatewayForm {
     pub name: String,
 }
 
-/// What `PATCH /gateways/{id}` changes: either or both.
+/// What `PATCH /gateways/{id}` changes: any of these.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayPatch {
@@ -179,56 +178,76 @@ pub struct GatewayPatch {
 
 const MAX_ALLOWED_IPS: usize = 100;
 
-/// `current` with a `PATCH`'s `limits` applied, each within the operator's ceiling.
-fn patch_limits(current: Limits, patch: &Value, ceiling: &Limits) -> Result<Limits, ApiError> {
-    let invalid = |message: String| ApiError::invalid("invalid_limits", message);
-    let fields = match patch {
-        Value::Null => return Ok(Limits::default()),
-        Value::Object(fields) => fields,
-        _ => return Err(invalid("limits must be an object such as {\"rpm\": 600}".into())),
-    };
-    let mut limits = current;
-    for (name, value) in fields {
-        let count = |value: &Value| match value {
-            Value::Null => Ok(None),
-            v => match v.as_u64().filter(|n| (1..=1_000_000_000).contains(n)) {
-                Some(n) => Ok(Some(n)),
-                None => Err(invalid(format!("{name} must be a whole number from 1 to 1000000000, or null"))),
-            },
+/// A `PATCH`'s `limits`, checked: each limit it names, with its new value (`None`
+/// removes it). `null` for the whole object removes every limit.
+struct LimitsPatch(Vec<(LimitSlot, Option<u64>)>);
+
+/// One limit's field in `Limits`.
+type LimitSlot = fn(&mut Limits) -> &mut Option<u64>;
+
+impl LimitsPatch {
+    fn parse(patch: &Value, ceiling: &Limits) -> Result<Self, ApiError> {
+        let invalid = |message: String| ApiError::invalid("invalid_limits", message);
+        let fields = match patch {
+            Value::Null => return Ok(Self(LIMIT_FIELDS.iter().map(|(_, field, _)| (*field, None)).collect())),
+            Value::Object(fields) => fields,
+            _ => return Err(invalid("limits must be an object such as {\"rpm\": 600}".into())),
         };
-        let dollars = |value: &Value| match value {
-            Value::Null => Ok(None),
-            v => match v.as_f64().filter(|usd| *usd > 0.0 && *usd <= MAX_BUDGET_USD) {
-                Some(usd) => Ok(Some(usd_to_nano(usd))),
-                None => Err(invalid(format!(
-                    "{name} must be an amount of dollars above 0 and at most {MAX_BUDGET_USD}, or null"
-                ))),
-            },
-        };
-        let (slot, max, value) = match name.as_str() {
-            "rpm" => (&mut limits.rpm, ceiling.rpm, count(value)?),
-            "tpm" => (&mut limits.tpm, ceiling.tpm, count(value)?),
-            "max_concurrent" => (&mut limits.max_concurrent, ceiling.max_concurrent, count(value)?),
-            "daily_budget_usd" => (&mut limits.daily_budget_nanousd, ceiling.daily_budget_nanousd, dollars(value)?),
-            "monthly_budget_usd" => {
-                (&mut limits.monthly_budget_nanousd, ceiling.monthly_budget_nanousd, dollars(value)?)
+        let mut changes = Vec::new();
+        for (name, value) in fields {
+            let Some((_, field, dollars)) = LIMIT_FIELDS.iter().find(|(known, _, _)| known == name) else {
+                let known: Vec<&str> = LIMIT_FIELDS.iter().map(|(known, _, _)| *known).collect();
+                return Err(invalid(format!("unknown limit {name:?}: use {}", known.join(", "))));
+            };
+            let value = match (value, dollars) {
+                (Value::Null, _) => None,
+                (v, false) => match v.as_u64().filter(|n| (1..=1_000_000_000).contains(n)) {
+                    Some(n) => Some(n),
+                    None => {
+                        return Err(invalid(format!("{name} must be a whole number from 1 to 1000000000, or null")))
+                    }
+                },
+                (v, true) => match v.as_f64().filter(|usd| *usd > 0.0 && *usd <= MAX_BUDGET_USD) {
+                    Some(usd) => Some(usd_to_nano(usd)),
+                    None => {
+                        return Err(invalid(format!(
+                            "{name} must be an amount of dollars above 0 and at most {MAX_BUDGET_USD}, or null"
+                        )))
+                    }
+                },
+            };
+            let mut max = *ceiling;
+            if let (Some(value), Some(max)) = (value, *field(&mut max)) {
+                if value > max {
+                    let max = if *dollars { usd(max).to_string() } else { max.to_string() };
+                    return Err(invalid(format!(
+                        "{name} may be at most {max} on this server (the operator's ceiling)"
+                    )));
+                }
             }
-            other => {
-                return Err(invalid(format!(
-                    "unknown limit {other:?}: use rpm, tpm, max_concurrent, daily_budget_usd, monthly_budget_usd"
-                )))
-            }
-        };
-        if let (Some(value), Some(max)) = (value, max) {
-            if value > max {
-                let max = if name.ends_with("_usd") { format!("{}", max as f64 / 1e9) } else { max.to_string() };
-                return Err(invalid(format!("{name} may be at most {max} on this server (the operator's ceiling)")));
-            }
+            changes.push((*field, value));
         }
-        *slot = value;
+        Ok(Self(changes))
     }
-    Ok(limits)
+
+    /// `current` with the patch applied.
+    fn apply(&self, mut current: Limits) -> Limits {
+        for (field, value) in &self.0 {
+            *field(&mut current) = *value;
+        }
+        current
+    }
 }
+
+/// Each limit's name in the API, its field, and whether it is in dollars.
+type LimitField = (&'static str, LimitSlot, bool);
+const LIMIT_FIELDS: [LimitField; 5] = [
+    ("rpm", |l| &mut l.rpm, false),
+    ("tpm", |l| &mut l.tpm, false),
+    ("max_concurrent", |l| &mut l.max_concurrent, false),
+    ("daily_budget_usd", |l| &mut l.daily_budget_nanousd, true),
+    ("monthly_budget_usd", |l| &mut l.monthly_budget_nanousd, true),
+];
 
 /// A `PATCH`'s `allowed_ips`, as stored.
 fn parse_allowed_ips(value: &Value) -> Result<String, ApiError> {
@@ -285,8 +304,10 @@ pub async fn create(
     let max = config.limits.max_gateways_per_user;
     let row = db
         .run(move |conn| {
-            if max.is_some_and(|max| store::count(conn, user.0).unwrap_or(0) as u64 >= max) {
-                return Ok(None);
+            if let Some(max) = max {
+                if store::count(conn, user.0)? as u64 >= max {
+                    return Ok(None);
+                }
             }
             store::insert(conn, user.0, GatewayId::new(), &name.0, hash, hint, limits).map(Some)
         })
@@ -327,8 +348,10 @@ pub async fn get(
 }
 
 #[utoipa::path(patch, path = "/gateways/{id}", tag = "gateways", params(("id" = String, Path)), request_body = GatewayPatch,
-    description = "Renames the gateway and/or replaces its fallback chains; the data plane uses the new chains at once.",
-    responses((status = 200, body = Gateway), (status = 400, description = "invalid_name, invalid_fallbacks"),
+    description = "Renames the gateway, replaces its fallback chains, changes its limits or its IP allow-list, in \
+        any combination; every process uses the new settings from the next call.",
+    responses((status = 200, body = Gateway),
+        (status = 400, description = "invalid_name, invalid_fallbacks, invalid_limits, invalid_allowed_ips"),
         (status = 404)), security(("user_jwt" = [])))]
 #[allow(clippy::too_many_arguments)]
 pub async fn update(
@@ -349,28 +372,23 @@ pub async fn update(
     let name = form.name.as_deref().map(GatewayName::parse).transpose()?.map(|n| n.0);
     let fallbacks = form.fallbacks.as_ref().map(|f| Fallbacks::parse(f, &catalog)).transpose()?.map(|f| f.to_stored());
     let allowed_ips = form.allowed_ips.as_ref().map(parse_allowed_ips).transpose()?;
-    let ceiling = config.limits.ceiling;
+    let limits = form.limits.as_ref().map(|patch| LimitsPatch::parse(patch, &config.limits.ceiling)).transpose()?;
     let row = db
         .run(move |conn| {
             // The limits patch applies to the stored ones, read in the same transaction.
             conn.transaction(|conn| {
-                let limits = match &form.limits {
+                let limits = match limits {
                     Some(patch) => {
-                        let current = Limits::from_stored(&store::get(conn, user.0, id)?.limits);
-                        Some(patch_limits(current, patch, &ceiling).map(|l| l.to_stored()))
+                        Some(patch.apply(Limits::from_stored(&store::get(conn, user.0, id)?.limits)).to_stored())
                     }
                     None => None,
                 };
-                let limits = match limits.transpose() {
-                    Ok(limits) => limits,
-                    Err(error) => return Ok(Err(error)),
-                };
                 let changes =
                     store::GatewayChanges { name, fallbacks, limits, allowed_ips, updated_at: Utc::now().naive_utc() };
-                store::update(conn, user.0, id, changes).map(Ok)
+                store::update(conn, user.0, id, changes)
             })
         })
-        .await??;
+        .await?;
     notices.announce(Notice::Gateway(id));
     Ok(web::Json(Gateway::with_usage(row, &config, &limiter).await?))
 }

@@ -58,10 +58,6 @@ impl Limits {
             monthly_budget_nanousd: min(self.monthly_budget_nanousd, ceiling.monthly_budget_nanousd),
         }
     }
-
-    pub fn is_empty(&self) -> bool {
-        *self == Limits::default()
-    }
 }
 
 /// Which limit refused a call: the `param` of its 429.
@@ -181,11 +177,11 @@ impl RefusedBy {
                 };
                 let message = match self {
                     RefusedBy::DaySpent | RefusedBy::MonthSpent => {
-                        format!("This gateway's {name} budget of {} is spent", usd(amount))
+                        format!("This gateway's {name} budget of {} is spent", dollars(amount))
                     }
                     _ => format!(
                         "This gateway's {name} budget of {} is held by calls in flight; retry shortly",
-                        usd(amount)
+                        dollars(amount)
                     ),
                 };
                 (kind, message)
@@ -381,7 +377,7 @@ pub async fn seed_spend(
     }))
 }
 
-/// USD, for messages.
-pub fn usd(nanousd: u64) -> String {
-    format!("${:.2}", nanousd as f64 / 1e9)
+/// US dollars to the cent, for messages.
+fn dollars(nanousd: u64) -> String {
+    format!("${:.2}", crate::catalog::price::usd(nanousd))
 }
