@@ -46,6 +46,16 @@ pub struct Route {
     pub max_output_tokens: Option<u64>,
 }
 
+/// The most an answer may hold when the catalog does not know the model's limit.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
+
+impl Route {
+    /// The most tokens one answer of this model may hold.
+    pub fn answer_limit(&self) -> u64 {
+        self.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS)
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Catalog {
     /// Keyed by `provider/id`.

@@ -28,28 +28,36 @@ pub fn periods(ms: u64) -> (i64, i64) {
     (day, i64::from(date.year()) * 12 + i64::from(date.month0()))
 }
 
-/// When the period after `ms`'s day (or month) begins.
+/// When the UTC month `ahead` months after `ms`'s begins, in epoch milliseconds.
+fn month_start(ms: u64, ahead: u32) -> u64 {
+    let date = Utc.timestamp_millis_opt(ms as i64).single().unwrap_or_default();
+    let month0 = date.month0() + ahead;
+    let (year, month) = (date.year() + (month0 / 12) as i32, month0 % 12 + 1);
+    Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0).single().map_or(ms, |d| d.timestamp_millis() as u64)
+}
+
+/// When `ms`'s UTC month and day began, in epoch milliseconds.
+pub fn period_starts(ms: u64) -> (i64, i64) {
+    (month_start(ms, 0) as i64, (ms / DAY_MS * DAY_MS) as i64)
+}
+
+/// How long until the period after `ms`'s day (or month) begins.
 pub fn until_next(ms: u64, month: bool) -> Duration {
-    let next = if month {
-        let date = Utc.timestamp_millis_opt(ms as i64).single().unwrap_or_default();
-        let (year, month) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
-        Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0).single().map_or(ms, |d| d.timestamp_millis() as u64)
-    } else {
-        (ms / DAY_MS + 1) * DAY_MS
-    };
+    let next = if month { month_start(ms, 1) } else { (ms / DAY_MS + 1) * DAY_MS };
     Duration::from_millis(next.saturating_sub(ms))
 }
 
+/// A token bucket of `capacity` a minute: how much is left and when that was.
 #[derive(Default)]
-struct Bucket {
-    level: f64,
-    at_ms: u64,
-    started: bool,
+pub struct Bucket {
+    pub level: f64,
+    pub at_ms: u64,
+    pub started: bool,
 }
 
 impl Bucket {
     /// Refilled up to now: `capacity` a minute, never above it.
-    fn refill(&mut self, capacity: u64, now: u64) {
+    pub fn refill(&mut self, capacity: u64, now: u64) {
         let capacity = capacity as f64;
         if !self.started {
             (self.level, self.started) = (capacity, true);
@@ -74,7 +82,8 @@ impl Bucket {
         }
     }
 
-    fn used(&self, capacity: u64) -> u64 {
+    /// What the last minute took of it.
+    pub fn used(&self, capacity: u64) -> u64 {
         (capacity as f64 - self.level).max(0.0).ceil() as u64
     }
 }
@@ -339,5 +348,8 @@ mod tests {
         assert_eq!(until_next(ms, true), Duration::from_secs(3600));
         let (day, month) = periods(ms);
         assert_eq!(periods(ms + 3_600_000), (day + 1, month + 1));
+        let starts = period_starts(ms);
+        assert_eq!(starts.0, Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap().timestamp_millis());
+        assert_eq!(starts.1, Utc.with_ymd_and_hms(2026, 12, 31, 0, 0, 0).unwrap().timestamp_millis());
     }
 }

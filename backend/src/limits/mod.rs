@@ -12,6 +12,8 @@ pub mod http;
 pub mod memory;
 pub mod redis;
 
+pub use memory::period_starts;
+
 use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
@@ -334,15 +336,6 @@ pub struct LimitUsage {
     pub spend_this_month_nanousd: u64,
 }
 
-/// When this UTC month and this UTC day began, in epoch milliseconds.
-pub fn period_starts() -> (i64, i64) {
-    use chrono::{Datelike, TimeZone, Utc};
-    let now = Utc::now();
-    let day = now.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-    let month = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(day);
-    (month.timestamp_millis(), day.timestamp_millis())
-}
-
 /// Budgets start from what the event store says was spent this month and today
 /// before this process started. When the store does not answer within a few
 /// seconds, the server starts anyway and keeps asking in the background.
@@ -350,26 +343,24 @@ pub async fn seed_spend(
     store: Arc<dyn crate::events::EventStore>,
     limiter: Arc<Limiter>,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let before_ms = chrono::Utc::now().timestamp_millis();
-    let (month_ms, day_ms) = period_starts();
-    let periods = memory::periods(before_ms as u64);
-    let seed = || async {
-        let rows = store.spend(month_ms, day_ms, before_ms).await?;
-        limiter.seed(&rows, periods).await
+    let before_ms = memory::now_ms();
+    let (month_ms, day_ms) = memory::period_starts(before_ms);
+    let periods = memory::periods(before_ms);
+    let seed = move || {
+        let (store, limiter) = (store.clone(), limiter.clone());
+        async move {
+            let rows = store.spend(month_ms, day_ms, before_ms as i64).await?;
+            limiter.seed(&rows, periods).await
+        }
     };
     if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(5), seed()).await {
         return None;
     }
     tracing::warn!("the event store did not say what was spent this month: budgets count from now until it does");
-    let (store, limiter) = (store.clone(), limiter.clone());
     Some(tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(10)).await;
-            let seeded = async {
-                let rows = store.spend(month_ms, day_ms, before_ms).await?;
-                limiter.seed(&rows, periods).await
-            };
-            if seeded.await.is_ok() {
+            if seed().await.is_ok() {
                 tracing::info!("budgets now include what was spent before this process started");
                 return;
             }

@@ -14,7 +14,7 @@ use prometheus::IntCounterVec;
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, Script};
 
 use super::{
-    memory::{now_ms, periods, until_next},
+    memory::{now_ms, periods, until_next, Bucket},
     Ask, LimitUsage, Limits, RateState, RedisDown, Refused, RefusedBy, Reservation, Window,
 };
 use crate::{events::GatewaySpend, ids::GatewayId};
@@ -90,9 +90,9 @@ if max_calls > 0 then
   redis.call('PEXPIREAT', KEYS[3], expiry)
 end
 redis.call('HINCRBY', KEYS[4], 'reserved', cost)
-redis.call('PEXPIRE', KEYS[4], 259200000)
+redis.call('PEXPIRE', KEYS[4], ARGV[11])
 redis.call('HINCRBY', KEYS[5], 'reserved', cost)
-redis.call('PEXPIRE', KEYS[5], 3456000000)
+redis.call('PEXPIRE', KEYS[5], ARGV[12])
 return answer(1, 0, 0)
 ";
 
@@ -126,6 +126,10 @@ for i = 1, 2 do
 end
 return 1
 ";
+
+/// How long a day's and a month's spend outlive their period in Redis.
+const DAY_SPEND_TTL_MS: u64 = 3 * 86_400_000;
+const MONTH_SPEND_TTL_MS: u64 = 40 * 86_400_000;
 
 struct Keys {
     requests: String,
@@ -240,6 +244,8 @@ impl RedisLimits {
             .arg(cost)
             .arg(arg(limits.daily_budget_nanousd))
             .arg(arg(limits.monthly_budget_nanousd))
+            .arg(DAY_SPEND_TTL_MS)
+            .arg(MONTH_SPEND_TTL_MS)
             .invoke_async(&mut self.connection.clone())
             .await;
         let answer = match answer {
@@ -327,9 +333,10 @@ impl RedisLimits {
         let answer: Result<Answer, _> = pipe.query_async(&mut self.connection.clone()).await;
         let (requests, tokens, concurrent, day, month) = answer.map_err(|e| self.failed("usage", &e))?;
         let used = |(level, at): (Option<f64>, Option<u64>), cap: Option<u64>| match (level, at, cap) {
-            (Some(level), Some(at), Some(cap)) => {
-                let level = (level + now.saturating_sub(at) as f64 * cap as f64 / 60_000.0).min(cap as f64);
-                (cap as f64 - level).max(0.0).ceil() as u64
+            (Some(level), Some(at_ms), Some(cap)) => {
+                let mut bucket = Bucket { level, at_ms, started: true };
+                bucket.refill(cap, now);
+                bucket.used(cap)
             }
             _ => 0,
         };
@@ -353,8 +360,8 @@ impl RedisLimits {
                 .key(&keys.month)
                 .arg(row.day_nanousd)
                 .arg(row.month_nanousd)
-                .arg(259_200_000u64)
-                .arg(3_456_000_000u64)
+                .arg(DAY_SPEND_TTL_MS)
+                .arg(MONTH_SPEND_TTL_MS)
                 .invoke_async(&mut connection)
                 .await?;
         }

@@ -205,9 +205,9 @@ fn ask(chat: &ChatRequest, body: &Bytes, routes: &[Route]) -> Ask {
     let asked = ["max_completion_tokens", "max_tokens"]
         .iter()
         .find_map(|name| chat.field(name).and_then(|raw| raw.parse::<u64>().ok()));
-    let most = |route: &Route| asked.or(route.max_output_tokens).unwrap_or(DEFAULT_MAX_OUTPUT);
+    let most = |route: &Route| asked.unwrap_or_else(|| route.answer_limit());
     let prompt = (body.len() as u64).div_ceil(4);
-    let tokens = prompt + routes.iter().map(most).max().unwrap_or(DEFAULT_MAX_OUTPUT);
+    let tokens = prompt + routes.iter().map(most).max().unwrap_or_default();
     let cost = routes
         .iter()
         .filter_map(|route| {
@@ -217,9 +217,6 @@ fn ask(chat: &ChatRequest, body: &Bytes, routes: &[Route]) -> Ask {
         .max();
     Ask { tokens, cost_nanousd: cost }
 }
-
-/// The answer limit assumed for a model whose own the catalog does not know.
-const DEFAULT_MAX_OUTPUT: u64 = 4096;
 
 async fn proxy_call(
     req: &HttpRequest,
@@ -388,7 +385,7 @@ async fn proxy_call(
 fn upstream_request(chat: &ChatRequest, body: &Bytes, route: &Route, surface: Protocol) -> Result<Bytes, OpenAiError> {
     let translated = match (surface, route.provider.protocol()) {
         (Protocol::OpenAi, Protocol::Anthropic) => {
-            anthropic_request::translate(body, &route.upstream_id, route.max_output_tokens)?
+            anthropic_request::translate(body, &route.upstream_id, route.answer_limit())?
         }
         (Protocol::Anthropic, Protocol::OpenAi) => {
             openai_request::translate(body, &route.upstream_id, route.provider.name)?

@@ -182,7 +182,7 @@ async fn both_stores_give_the_same_answers() {
     assert!(pages > 5);
 
     // The spend budgets start from: the same sums, this month and today, up to a moment.
-    let (month_ms, day_ms) = tollgate::limits::period_starts();
+    let (month_ms, day_ms) = tollgate::limits::period_starts(Utc::now().timestamp_millis() as u64);
     let before_ms = Utc::now().timestamp_millis() - 3_600_000;
     let sql_spend = sql_store_of(&sql_app).await.spend(month_ms, day_ms, before_ms).await.unwrap();
     let ch_spend = clickhouse.spend(month_ms, day_ms, before_ms).await.unwrap();

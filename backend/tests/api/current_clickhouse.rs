@@ -241,7 +241,7 @@ async fn a_current_clickhouse_runs_every_migration_and_query_with_the_sql_stores
     }
 
     // What budgets start from: each gateway's spend this month and today.
-    let (month_ms, day_ms) = tollgate::limits::period_starts();
+    let (month_ms, day_ms) = tollgate::limits::period_starts(Utc::now().timestamp_millis() as u64);
     steps.push(fetch(queries::render(&queries::spend(month_ms, day_ms, now))));
 
     // Retention: the partitions, then one dropped.

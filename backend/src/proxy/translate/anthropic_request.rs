@@ -18,12 +18,9 @@ use serde_json::{json, Map, Value};
 use super::{invalid, text};
 use crate::error::OpenAiError;
 
-/// What Anthropic gets when neither the client nor the catalog names a limit.
-pub const FALLBACK_MAX_TOKENS: u64 = 4096;
-
 /// The Anthropic request for `body`, sent as `model` with at most `default_max_tokens`
-/// when the client set no limit.
-pub fn translate(body: &[u8], model: &str, default_max_tokens: Option<u64>) -> Result<Value, OpenAiError> {
+/// (the model's answer limit) when the client set no limit.
+pub fn translate(body: &[u8], model: &str, default_max_tokens: u64) -> Result<Value, OpenAiError> {
     let request: Map<String, Value> =
         serde_json::from_slice(body).map_err(|e| OpenAiError::invalid_json(format!("{e}")))?;
     let field = |name: &str| request.get(name).filter(|v| !v.is_null());
@@ -36,7 +33,7 @@ pub fn translate(body: &[u8], model: &str, default_max_tokens: Option<u64>) -> R
         Some(value) => value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
             invalid("'max_tokens' (or 'max_completion_tokens') must be a positive integer").with_param("max_tokens")
         })?,
-        None => default_max_tokens.unwrap_or(FALLBACK_MAX_TOKENS),
+        None => default_max_tokens,
     };
     out.insert("max_tokens".into(), max_tokens.into());
     out.insert("messages".into(), Value::Array(messages));

@@ -56,7 +56,7 @@ fn translate_request(name: &str) -> Value {
     let body = input(&format!("{name}.in.json"));
     let requested: Value = serde_json::from_slice(&body).unwrap();
     let route = Catalog::builtin().unwrap().resolve(requested["model"].as_str().unwrap()).unwrap();
-    anthropic_request::translate(&body, &route.upstream_id, route.max_output_tokens).unwrap()
+    anthropic_request::translate(&body, &route.upstream_id, route.answer_limit()).unwrap()
 }
 
 #[test]
