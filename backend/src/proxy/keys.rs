@@ -68,6 +68,11 @@ impl KeyState {
         self.invalid.load(Ordering::Relaxed)
     }
 
+    /// The provider refused the key: it is not used again. Whether it was usable until now.
+    fn refuse(&self) -> bool {
+        !self.invalid.swap(true, Ordering::Relaxed)
+    }
+
     pub fn last_used_ms(&self) -> u64 {
         self.last_used_ms.load(Ordering::Relaxed)
     }
@@ -174,7 +179,7 @@ impl KeyPool {
     /// The provider refused the key (401/403): it is not used again. Whether it was
     /// usable until now.
     pub fn invalidate(&self, index: usize) -> bool {
-        !self.keys[index].state.invalid.swap(true, Ordering::Relaxed)
+        self.keys[index].state.refuse()
     }
 }
 
@@ -214,7 +219,7 @@ impl KeyStates {
     pub fn get(&self, id: ProviderKeyId, invalid: bool) -> Arc<KeyState> {
         let state = self.states.entry(id).or_default().clone();
         if invalid {
-            state.invalid.store(true, Ordering::Relaxed);
+            state.refuse();
         }
         state
     }
@@ -227,7 +232,7 @@ impl KeyStates {
     /// Another process saw the provider refuse this key.
     pub fn mark_invalid(&self, id: ProviderKeyId) {
         if let Some(state) = self.states.get(&id) {
-            state.invalid.store(true, Ordering::Relaxed);
+            state.refuse();
         }
     }
 
@@ -250,10 +255,10 @@ impl KeyStates {
     /// Drops the states of keys unused for a day (a deleted key's, say): a key that is
     /// loaded again starts from its row.
     pub fn prune(&self, idle: Duration) {
-        let cutoff = now_ms().saturating_sub(idle.as_millis() as u64);
-        self.states.retain(|_, state| {
-            state.last_used_ms() >= cutoff || state.resting_until.load(Ordering::Relaxed) > now_ms()
-        });
+        let now = now_ms();
+        let cutoff = now.saturating_sub(idle.as_millis() as u64);
+        self.states
+            .retain(|_, state| state.last_used_ms() >= cutoff || state.resting_until.load(Ordering::Relaxed) > now);
     }
 }
 

@@ -26,7 +26,7 @@ use super::{
     translate::{
         anthropic_request, anthropic_stream::AnthropicToOpenAi, openai_request, openai_stream::OpenAiToAnthropic,
     },
-    upstream::{attempt_summary, retryable, Call, UpstreamPath, Upstreams},
+    upstream::{attempt_summary, retryable, Call, Keys, UpstreamPath, Upstreams},
 };
 use bytes::Bytes;
 
@@ -201,15 +201,14 @@ struct Calling<'a> {
 /// What a call asks of its gateway's limits: its prompt (estimated at four bytes a
 /// token) plus the most it may answer, and its worst case cost over the routes it
 /// may take (the prompt bounded by its size in bytes: a token is at least a byte).
-fn ask(chat: &ChatRequest, body: &Bytes, routes: &[Route]) -> Ask {
+fn ask<'r>(chat: &ChatRequest, body: &Bytes, routes: impl Iterator<Item = &'r Route> + Clone) -> Ask {
     let asked = ["max_completion_tokens", "max_tokens"]
         .iter()
         .find_map(|name| chat.field(name).and_then(|raw| raw.parse::<u64>().ok()));
     let most = |route: &Route| asked.unwrap_or_else(|| route.answer_limit());
     let prompt = (body.len() as u64).div_ceil(4);
-    let tokens = prompt + routes.iter().map(most).max().unwrap_or_default();
+    let tokens = prompt + routes.clone().map(most).max().unwrap_or_default();
     let cost = routes
-        .iter()
         .filter_map(|route| {
             let usage = Usage { prompt: body.len() as u64, completion: most(route), ..Usage::default() };
             Some(route.price?.cost_nanousd(&usage))
@@ -255,24 +254,31 @@ async fn proxy_call(
     }
     let keys = calling.keys;
     let keys_for = |route: &Route| proxy.upstreams.keys_for(route.provider, keys.caller, keys.gateway);
-    if keys_for(&primary).is_none() {
+    let Some(primary_keys) = keys_for(&primary) else {
         record.provider = primary.provider.name;
         let error = OpenAiError::provider_key_required(primary.provider.name, record.gateway_id());
         return fail(record, error);
-    }
+    };
     // The requested model, then its fallbacks that this server can route with a key
     // (and price, when unpriced models are refused).
     let fallbacks = calling.fallbacks.chain(&chat.model);
-    let routes: Vec<Route> = std::iter::once(primary)
+    let routes: Vec<(Route, Keys)> = std::iter::once((primary, primary_keys))
         .chain(fallbacks.iter().filter_map(|model| {
             let route = proxy.catalog.resolve(model)?;
             let priced = route.price.is_some() || proxy.unpriced_models == UnpricedModels::Allow;
-            (proxy.upstreams.serves(route.provider) && priced && keys_for(&route).is_some()).then_some(route)
+            if !(proxy.upstreams.serves(route.provider) && priced) {
+                return None;
+            }
+            let keys = keys_for(&route)?;
+            Some((route, keys))
         }))
         .collect();
     // Within the gateway's limits, or refused before anything goes upstream. Every
     // call is admitted, limits or not, so that its spend counts towards a budget set later.
-    let admitted = proxy.limiter.admit(record.gateway_id(), calling.limits, ask(&chat, &body, &routes)).await;
+    let admitted = proxy
+        .limiter
+        .admit(record.gateway_id(), calling.limits, ask(&chat, &body, routes.iter().map(|(route, _)| route)))
+        .await;
     let rate = match admitted {
         Ok(ticket) => {
             let rate = ticket.rate;
@@ -280,7 +286,7 @@ async fn proxy_call(
             rate
         }
         Err(Denied::Limit(refusal)) => {
-            record.provider = routes[0].provider.name;
+            record.provider = routes[0].0.provider.name;
             let error = refusal.error();
             let mut response = error.response_for(surface);
             refusal.decorate(&mut response);
@@ -294,14 +300,14 @@ async fn proxy_call(
     // body goes out as it came (and no fallback may need it rewritten).
     let copy_share = body_memory.split(share(body.len()));
     if fallbacks.is_empty()
-        && routes.peek().is_some_and(|r| r.provider.protocol() == surface && !chat.needs_rewrite(&r.upstream_id))
+        && routes.peek().is_some_and(|(r, _)| r.provider.protocol() == surface && !chat.needs_rewrite(&r.upstream_id))
     {
         drop(copy_share);
     }
     let deadline = record.started() + proxy.upstream_timeout;
     timing.upstream_begins();
     let (reply, protocol) = loop {
-        let route = routes.next().expect("a route is left");
+        let (route, route_keys) = routes.next().expect("a route is left");
         let more = routes.peek().is_some();
         let protocol = route.provider.protocol();
         record.provider = route.provider.name;
@@ -315,7 +321,6 @@ async fn proxy_call(
         } else {
             Vec::new()
         };
-        let route_keys = keys_for(&route).expect("every route has keys");
         record.upstream_model = route.upstream_id;
         let call =
             Call { provider: route.provider, path: UpstreamPath::Generate, headers: &forward, fallback_next: more };

@@ -194,6 +194,15 @@ async fn bad_keys_get_clear_errors() {
         list["providers"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert!(providers.contains(&"openai") && providers.contains(&"anthropic") && !providers.contains(&"mock"));
     assert!(list["providers"].as_array().unwrap().iter().all(|p| p["operator_keys"] == true), "OPERATOR_KEYS=all");
+
+    // A gateway holds at most 50 keys.
+    for i in 0..50 {
+        add_key(&app, &user, &gateway, "openai", &format!("sk-many-{i:04}"), "").await;
+    }
+    let response = app.post_json(&user, &path, json!({"provider": "groq", "api_key": "sk-one-more"})).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "too_many_keys");
+    assert_eq!(keys_of(&app, &user, &gateway).await.len(), 50);
 }
 
 #[tokio::test]

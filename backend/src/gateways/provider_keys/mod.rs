@@ -14,7 +14,7 @@ pub use vault::Vault;
 
 use super::notices::{Notice, Notices};
 use crate::{
-    catalog::providers,
+    catalog::providers::{self, ProviderInfo},
     db::{Db, DbConn},
     ids::ProviderKeyId,
     proxy::keys::{GatewayKeys, KeyHeader, KeyPool, KeyStates, StoredKey},
@@ -28,7 +28,7 @@ pub struct KeyLoader {
 
 impl KeyLoader {
     pub fn load(&self, rows: Vec<store::ProviderKeyRow>) -> GatewayKeys {
-        let mut pools: Vec<(&'static str, Vec<StoredKey>)> = Vec::new();
+        let mut pools: Vec<(&'static ProviderInfo, Vec<StoredKey>)> = Vec::new();
         for row in rows {
             let (Some(provider), Ok(id)) = (providers::find(&row.provider), row.id.parse::<ProviderKeyId>()) else {
                 continue;
@@ -42,18 +42,15 @@ impl KeyLoader {
             };
             let state = self.states.get(id, row.status == store::INVALID);
             let key = StoredKey { id, api_key, hint: row.key_hint, state };
-            match pools.iter_mut().find(|(name, _)| *name == provider.name) {
+            match pools.iter_mut().find(|(known, _)| known.name == provider.name) {
                 Some((_, keys)) => keys.push(key),
-                None => pools.push((provider.name, vec![key])),
+                None => pools.push((provider, vec![key])),
             }
         }
         GatewayKeys::new(
             pools
                 .into_iter()
-                .map(|(name, keys)| {
-                    let header = KeyHeader::of(providers::find(name).expect("found above").protocol());
-                    (name, KeyPool::stored(header, keys))
-                })
+                .map(|(provider, keys)| (provider.name, KeyPool::stored(KeyHeader::of(provider.protocol()), keys)))
                 .collect(),
         )
     }

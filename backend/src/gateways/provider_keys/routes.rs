@@ -172,14 +172,7 @@ pub async fn add(
         created_at: store::now(),
     };
     let stored = row.clone();
-    let added = db
-        .run(move |conn| {
-            if store::list(conn, user.0, gateway)?.len() >= KEYS_PER_GATEWAY {
-                return Ok(false);
-            }
-            store::insert(conn, user.0, &stored).map(|_| true)
-        })
-        .await?;
+    let added = db.run(move |conn| store::insert(conn, user.0, &stored, KEYS_PER_GATEWAY)).await?;
     if !added {
         return Err(ApiError::invalid(
             "too_many_keys",

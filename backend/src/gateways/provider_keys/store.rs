@@ -53,13 +53,19 @@ pub fn for_gateway(conn: &mut DbConn, gateway: GatewayId) -> QueryResult<Vec<Pro
         .load(conn)
 }
 
-pub fn insert(conn: &mut DbConn, user: UserId, row: &ProviderKeyRow) -> QueryResult<()> {
+/// Adds the key unless its gateway already holds `most`: whether it was added.
+pub fn insert(conn: &mut DbConn, user: UserId, row: &ProviderKeyRow, most: usize) -> QueryResult<bool> {
     let gateway: GatewayId = row.gateway_id.parse().map_err(|_| diesel::result::Error::NotFound)?;
     conn.transaction(|conn| {
         if !owns(conn, user, gateway)? {
             return Err(diesel::result::Error::NotFound);
         }
-        diesel::insert_into(provider_keys::table).values(row).execute(conn).map(drop)
+        let held: i64 =
+            provider_keys::table.filter(provider_keys::gateway_id.eq(&row.gateway_id)).count().get_result(conn)?;
+        if held as usize >= most {
+            return Ok(false);
+        }
+        diesel::insert_into(provider_keys::table).values(row).execute(conn).map(|_| true)
     })
 }
 
