@@ -491,6 +491,15 @@ fn generated_secret(env: Environment, data_dir: &std::path::Path, var: &str, fil
     Ok(key)
 }
 
+/// Replaces a file only its owner may read, at once: written aside, then renamed
+/// over it, so a crash leaves the old contents or the new, never half.
+pub fn replace_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    let aside = path.with_extension("new");
+    let _ = std::fs::remove_file(&aside);
+    write_private(&aside, contents)?;
+    std::fs::rename(&aside, path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
 fn write_private(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -570,6 +579,21 @@ mod tests {
         let dir = tempfile::TempDir::new().unwrap();
         let config = Config::for_tests(dir.path().to_path_buf(), &[("MASTER_KEY", hex::encode(key))]).unwrap();
         assert_eq!(config.master_key, key, "what `openssl rand -hex 32` prints starts the server");
+    }
+
+    #[test]
+    fn a_private_file_is_replaced_whole_and_stays_private() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("master_key");
+        write_private(&path, b"old").unwrap();
+        replace_private(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert!(!dir.path().join("master_key.new").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
     }
 
     #[test]

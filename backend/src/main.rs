@@ -1,10 +1,8 @@
-use std::path::Path;
-
 use anyhow::Context;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use clap::{Parser, Subcommand};
 use tollgate::{
-    config::{decode_master_key, Config},
+    config::{decode_master_key, replace_private, Config},
     db::Db,
     gateways::provider_keys::{self, Vault},
     Tollgate,
@@ -79,7 +77,7 @@ async fn rotate_master_key(new_key: Option<String>, generate: bool) -> anyhow::R
     // In development without MASTER_KEY, the generated key lives in the data dir.
     let generated = std::env::var("MASTER_KEY").map_or(true, |v| v.trim().is_empty());
     if generated {
-        write_key_file(&config.data_dir.join("master_key"), &new_key)?;
+        replace_private(&config.data_dir.join("master_key"), URL_SAFE_NO_PAD.encode(new_key).as_bytes())?;
         println!("The new key replaced {}.", config.data_dir.join("master_key").display());
     } else if generate {
         println!("New MASTER_KEY (set it on every process, then restart them): {}", hex::encode(new_key));
@@ -87,8 +85,4 @@ async fn rotate_master_key(new_key: Option<String>, generate: bool) -> anyhow::R
         println!("Now set MASTER_KEY to the new key on every process and restart them.");
     }
     Ok(())
-}
-
-fn write_key_file(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
-    std::fs::write(path, URL_SAFE_NO_PAD.encode(key)).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -60,7 +60,7 @@ impl GatewayAuth {
             fallbacks: Arc::new(Fallbacks::from_stored(&row.fallbacks)),
             keys: Arc::new(keys),
             limits: Limits::from_stored(&row.limits),
-            allowed_ips: Arc::new(serde_json::from_str(&row.allowed_ips).unwrap_or_default()),
+            allowed_ips: Arc::new(row.allowed_ips()),
         })
     }
 }

@@ -98,11 +98,7 @@ impl Gateway {
             fallbacks: Fallbacks::from_stored(&row.fallbacks).chains().clone(),
             limits: (&Limits::from_stored(&row.limits)).into(),
             limit_ceilings: (&config.limits.ceiling).into(),
-            allowed_ips: serde_json::from_str::<Vec<IpNet>>(&row.allowed_ips)
-                .unwrap_or_default()
-                .iter()
-                .map(IpNet::to_string)
-                .collect(),
+            allowed_ips: row.allowed_ips().iter().map(IpNet::to_string).collect(),
             usage: None,
             name: row.name,
             secret_hint: row.secret_hint,

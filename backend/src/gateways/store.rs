@@ -28,6 +28,13 @@ pub struct GatewayRow {
     pub allowed_ips: String,
 }
 
+impl GatewayRow {
+    /// The CIDRs calls may come from; empty is any.
+    pub fn allowed_ips(&self) -> Vec<ipnet::IpNet> {
+        serde_json::from_str(&self.allowed_ips).unwrap_or_default()
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = gateways)]
 pub struct NewGateway<'a> {

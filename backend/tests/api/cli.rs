@@ -177,3 +177,44 @@ async fn a_stored_key_is_never_in_clear_and_survives_a_master_key_rotation() {
     let logs = server.stop().await;
     assert!(!logs.contains("cannot be opened"), "{logs}");
 }
+
+#[tokio::test]
+async fn in_development_a_rotation_replaces_the_generated_key_file() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mock = MockUpstream::start("127.0.0.1:0".parse().unwrap(), MockOptions::default(), 1).await.unwrap();
+    // No MASTER_KEY: one is generated into the data dir.
+    let server = Server::start(dir.path(), "", &mock).await;
+    let client = reqwest::Client::new();
+    let (token, id, secret) = join_with_gateway(&client, &server.url, "generated").await;
+    let added = client
+        .post(format!("{}/gateways/{id}/provider-keys", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"provider": "openai", "api_key": "sk-dev-stored-5151", "label": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    server.stop().await;
+    let key_file = dir.path().join("data/master_key");
+    let before = std::fs::read_to_string(&key_file).unwrap();
+
+    let rotated = tokio::process::Command::new(BIN)
+        .args(["rotate-master-key", "--generate"])
+        .current_dir(dir.path())
+        .env("DATA_DIR", dir.path().join("data"))
+        .env("MASTER_KEY", "")
+        .output()
+        .await
+        .unwrap();
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    assert!(String::from_utf8_lossy(&rotated.stdout).contains("replaced"));
+    assert_ne!(std::fs::read_to_string(&key_file).unwrap(), before);
+
+    let server = Server::start(dir.path(), "", &mock).await;
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    let answer =
+        client.post(format!("{}/v1/chat/completions", server.url)).bearer_auth(&secret).json(&body).send().await;
+    assert_eq!(answer.unwrap().status(), 200);
+    assert_eq!(mock.requests().pop().unwrap().authorization.unwrap(), "Bearer sk-dev-stored-5151");
+    server.stop().await;
+}
