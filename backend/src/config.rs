@@ -107,6 +107,10 @@ impl OperatorKeys {
     }
 }
 
+/// The longest busy-polling window: beyond it a worker would spin through waits
+/// that sleeping serves as well.
+const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
+
 #[derive(Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -117,6 +121,8 @@ pub struct Config {
     pub event_batch_rows: usize,
     pub event_flush: Duration,
     pub event_queue_capacity: usize,
+    /// How long a worker polls for a call's next step before it sleeps (`busy_poll`).
+    pub busy_poll: Duration,
     pub retention_days: u32,
     pub jwt_secret: Vec<u8>,
     pub jwt_ttl: Duration,
@@ -165,6 +171,7 @@ impl std::fmt::Debug for Config {
             .field("redis", &self.redis_url.as_deref().map(redact_url))
             .field("event_batch_rows", &self.event_batch_rows)
             .field("event_flush", &self.event_flush)
+            .field("busy_poll", &self.busy_poll)
             .field("providers", &self.providers)
             .field("operator_keys", &self.operator_keys)
             .field("mock_provider", &self.mock_provider)
@@ -253,6 +260,7 @@ impl Config {
             event_batch_rows: parse(&get, "EVENT_BATCH_ROWS", batch_rows)?,
             event_flush: Duration::from_millis(parse(&get, "EVENT_FLUSH_MS", "1000")?),
             event_queue_capacity: parse(&get, "EVENT_QUEUE_CAPACITY", "100000")?,
+            busy_poll: Duration::from_micros(parse(&get, "BUSY_POLL_US", "200")?),
             retention_days: parse(&get, "RETENTION_DAYS", "400")?,
             jwt_secret,
             jwt_ttl: Duration::from_secs(3600 * parse::<u64>(&get, "JWT_TTL_HOURS", "720")?),
@@ -329,6 +337,9 @@ impl Config {
         }
         if self.event_flush.is_zero() {
             bail!("EVENT_FLUSH_MS must be positive");
+        }
+        if self.busy_poll > MAX_BUSY_POLL {
+            bail!("BUSY_POLL_US must be at most {} (0 turns busy polling off)", MAX_BUSY_POLL.as_micros());
         }
         if self.upstream_max_attempts == 0 {
             bail!("UPSTREAM_MAX_ATTEMPTS must be at least 1");
@@ -543,6 +554,8 @@ mod tests {
             ("LISTEN_ADDR", "nowhere"),
             ("EVENT_BATCH_ROWS", "0"),
             ("EVENT_FLUSH_MS", "soon"),
+            ("BUSY_POLL_US", "20000"),
+            ("BUSY_POLL_US", "-1"),
             ("JWT_SECRET", "short"),
             ("MASTER_KEY", "not-32-bytes"),
             ("DATABASE_URL", "mysql://x"),

@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod busy_poll;
 pub mod catalog;
 pub mod config;
 pub mod db;
@@ -228,6 +229,7 @@ impl Tollgate {
         let listen = config.listen_addr;
         let cors_origins = config.cors_origins.clone();
         let grace = config.shutdown_grace;
+        let busy_poll = config.busy_poll;
         let shutdown = ShutdownFlag::default();
         let limiter = Arc::new(match &config.redis_url {
             Some(url) => Limiter::redis(
@@ -255,6 +257,7 @@ impl Tollgate {
         background.extend(tasks);
 
         let server = HttpServer::new(move || {
+            busy_poll::start_on_this_thread(busy_poll, state.metrics.busy_poll_seconds.clone());
             let metrics = state.metrics.clone();
             App::new()
                 .configure(|cfg| build_app(&state, cfg))

@@ -2,7 +2,7 @@
 //! instance — and every test — counts only its own traffic.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -24,6 +24,7 @@ pub struct Metrics {
     pub logins_throttled: IntCounterVec,
     pub limits_redis_errors: IntCounterVec,
     pub limits_redis_down: IntCounterVec,
+    pub busy_poll_seconds: Counter,
 }
 
 impl Metrics {
@@ -106,6 +107,11 @@ impl Metrics {
                 &["decision"],
             )
             .expect("valid metric"),
+            busy_poll_seconds: Counter::new(
+                "busy_poll_seconds_total",
+                "Time the workers spent polling for a call's next step instead of sleeping (BUSY_POLL_US)",
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -126,6 +132,7 @@ impl Metrics {
             Box::new(metrics.logins_throttled.clone()),
             Box::new(metrics.limits_redis_errors.clone()),
             Box::new(metrics.limits_redis_down.clone()),
+            Box::new(metrics.busy_poll_seconds.clone()),
         ] {
             metrics.registry.register(collector).expect("metric registered once");
         }

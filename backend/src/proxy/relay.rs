@@ -29,6 +29,7 @@ use super::{
     usage::{AnthropicUsage, OpenAiUsage},
 };
 use crate::{
+    busy_poll,
     catalog::{providers::Protocol, Usage},
     error::OpenAiError,
 };
@@ -488,6 +489,7 @@ impl<D: StreamDialect> Stream for SseRelay<D> {
             match self.upstream.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
+                    busy_poll::active();
                     let idle_until = tokio::time::Instant::now() + self.idle_timeout;
                     self.idle.as_mut().reset(idle_until);
                     self.buffer.extend_from_slice(&chunk);

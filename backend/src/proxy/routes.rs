@@ -32,6 +32,7 @@ use bytes::Bytes;
 
 use crate::{
     auth::client_ip::ClientIp,
+    busy_poll,
     catalog::price::Usage,
     catalog::{price::Price, providers::Protocol, Catalog, Route},
     config::UnpricedModels,
@@ -131,6 +132,8 @@ pub async fn messages(req: HttpRequest, payload: web::Payload, proxy: web::Data<
 
 /// One metered call on either surface.
 async fn serve(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>, surface: Protocol) -> HttpResponse {
+    // A step of the call: the worker polls for the next (the provider's answer).
+    busy_poll::active();
     let started = Instant::now();
     let mut timing = ServerTiming::start(started);
     let event_id = EventId::new();
@@ -325,6 +328,7 @@ async fn proxy_call(
         let call =
             Call { provider: route.provider, path: UpstreamPath::Generate, headers: &forward, fallback_next: more };
         let sent = proxy.upstreams.send(call, upstream_body, route_keys, deadline).await;
+        busy_poll::active();
         let (attempts, earlier, key_hint) = match &sent {
             Ok(reply) => (reply.attempts, &reply.failed, &reply.key_hint),
             Err(failure) => (failure.attempts, &failure.failed, &failure.key_hint),

@@ -46,6 +46,41 @@ async fn metrics_count_requests_latency_and_the_event_pipeline() {
     assert!(text.contains(r#"route="/gateways/{id}/logs""#), "routes are labelled by pattern, not by id");
 }
 
+/// `tollgate_busy_poll_seconds_total`, read from `/metrics`.
+async fn busy_polled(app: &TestApp) -> f64 {
+    let text = app.client.get(app.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    let line = text.lines().find(|l| l.starts_with("tollgate_busy_poll_seconds_total ")).expect("the busy-poll metric");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn after_each_step_of_a_call_a_worker_polls_briefly_instead_of_sleeping() {
+    // BUSY_POLL_US (200 µs unless set): a worker stays on its core for that long after a
+    // call arrives and after the provider answers, so the next step does not wait for
+    // an idle core to be woken. An idle server never polls.
+    let started = std::time::Instant::now();
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "polled").await;
+    assert_eq!(busy_polled(&app).await, 0.0, "no call yet: the workers sleep");
+
+    assert_eq!(app.chat(&gateway, hello("gpt-4o")).await.status(), 200);
+    app.wait_for_logs(&user, &gateway, 1).await;
+    let polled = busy_polled(&app).await;
+    assert!(polled >= 0.000_2, "at least one window of 200 µs after the call's last step: {polled} s");
+    assert!(polled < started.elapsed().as_secs_f64(), "a bounded stretch, not the whole time: {polled} s");
+    // The API's own routes are not relayed calls: they leave the workers asleep.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(busy_polled(&app).await, polled);
+
+    let off = TestApp::builder().env("BUSY_POLL_US", "0").start().await;
+    let user = off.join().await;
+    let gateway = off.create_gateway(&user, "asleep").await;
+    assert_eq!(off.chat(&gateway, hello("gpt-4o")).await.status(), 200);
+    off.wait_for_logs(&user, &gateway, 1).await;
+    assert_eq!(busy_polled(&off).await, 0.0, "BUSY_POLL_US=0 turns it off");
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let app = TestApp::spawn().await;
