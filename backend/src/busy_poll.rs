@@ -25,9 +25,7 @@ use std::{
 use prometheus::Counter;
 
 thread_local! {
-    static POLLER: Poller = const {
-        Poller { on: Cell::new(false), last: Cell::new(None), waker: RefCell::new(None), polled: Cell::new(Duration::ZERO) }
-    };
+    static POLLER: Poller = const { Poller { on: Cell::new(false), last: Cell::new(None), waker: RefCell::new(None) } };
 }
 
 struct Poller {
@@ -37,8 +35,6 @@ struct Poller {
     last: Cell<Option<Instant>>,
     /// The poller, while it sleeps.
     waker: RefCell<Option<Waker>>,
-    /// Time this thread has spent polling.
-    polled: Cell<Duration>,
 }
 
 /// Starts polling on this worker thread, once (a zero window does nothing). Runs on
@@ -61,11 +57,6 @@ pub fn active() {
             waker.wake();
         }
     });
-}
-
-/// Time this thread has spent polling.
-pub fn polled_on_this_thread() -> Duration {
-    POLLER.with(|p| p.polled.get())
 }
 
 async fn poll_after_steps(window: Duration, polled: Counter) {
@@ -94,9 +85,7 @@ async fn poll_after_steps(window: Duration, polled: Counter) {
             std::thread::yield_now();
             tokio::task::yield_now().await;
         }
-        let spent = began.elapsed();
-        POLLER.with(|p| p.polled.set(p.polled.get() + spent));
-        polled.inc_by(spent.as_secs_f64());
+        polled.inc_by(began.elapsed().as_secs_f64());
     }
 }
 
@@ -117,16 +106,18 @@ mod tests {
             let counter = Counter::new("polled", "test").expect("counter");
             start_on_this_thread(window, counter.clone());
             tokio::time::sleep(Duration::from_millis(20)).await;
-            assert_eq!(polled_on_this_thread(), Duration::ZERO, "no step yet: the worker sleeps");
+            assert_eq!(counter.get(), 0.0, "no step yet: the worker sleeps");
 
             active();
             tokio::time::sleep(Duration::from_millis(30)).await;
-            let after_one_step = polled_on_this_thread();
-            assert!(after_one_step >= window, "polled {after_one_step:?}, at least the window after the step");
-            assert!((counter.get() - after_one_step.as_secs_f64()).abs() < 1e-9, "the metric counts the same time");
+            let after_one_step = counter.get();
+            assert!(
+                after_one_step >= window.as_secs_f64(),
+                "polled {after_one_step} s, at least the window after the step"
+            );
 
             tokio::time::sleep(Duration::from_millis(20)).await;
-            assert_eq!(polled_on_this_thread(), after_one_step, "no step since: the worker sleeps again");
+            assert_eq!(counter.get(), after_one_step, "no step since: the worker sleeps again");
         });
     }
 
@@ -134,7 +125,8 @@ mod tests {
     fn each_step_extends_the_window() {
         on_a_worker(async {
             let window = Duration::from_millis(5);
-            start_on_this_thread(window, Counter::new("polled", "test").expect("counter"));
+            let counter = Counter::new("polled", "test").expect("counter");
+            start_on_this_thread(window, counter.clone());
             active();
             // Steps 3 ms apart keep the worker polling across them: one stretch of
             // polling that lasts from the first step to the window after the last.
@@ -146,18 +138,22 @@ mod tests {
                 active();
             }
             tokio::time::sleep(Duration::from_millis(30)).await;
-            let polled = polled_on_this_thread();
-            assert!(polled >= Duration::from_millis(12) + window, "polled {polled:?} through four steps 3 ms apart");
+            let polled = counter.get();
+            assert!(
+                polled >= (Duration::from_millis(12) + window).as_secs_f64(),
+                "polled {polled} s through four steps 3 ms apart"
+            );
         });
     }
 
     #[test]
     fn a_zero_window_never_polls() {
         on_a_worker(async {
-            start_on_this_thread(Duration::ZERO, Counter::new("polled", "test").expect("counter"));
+            let counter = Counter::new("polled", "test").expect("counter");
+            start_on_this_thread(Duration::ZERO, counter.clone());
             active();
             tokio::time::sleep(Duration::from_millis(20)).await;
-            assert_eq!(polled_on_this_thread(), Duration::ZERO);
+            assert_eq!(counter.get(), 0.0);
         });
     }
 }
