@@ -68,16 +68,22 @@ pub async fn run_sdk_script(python: &std::path::Path, script: &str, app: &TestAp
     String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-/// The PostgreSQL server tests use, or `None` (skip) outside CI.
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
+/// The URL of an outside service in `variable` (`make test` sets it), or `None` (skip)
+/// outside CI; under CI a missing service fails the test.
+fn service_url(variable: &str, service: &str) -> Option<String> {
+    match std::env::var(variable) {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if required() => panic!("CI=true but TEST_DATABASE_URL is not set: PostgreSQL tests cannot be skipped"),
+        _ if required() => panic!("CI=true but {variable} is not set: {service} tests cannot be skipped"),
         _ => {
-            eprintln!("TEST_DATABASE_URL not set: skipping the PostgreSQL variant");
+            eprintln!("{variable} not set: skipping a {service} test (make test provides one)");
             None
         }
     }
+}
+
+/// The PostgreSQL server tests use, or `None` (skip) outside CI.
+pub fn postgres_url() -> Option<String> {
+    service_url("TEST_DATABASE_URL", "PostgreSQL")
 }
 
 /// A schema of its own on the test PostgreSQL server, dropped afterwards.
@@ -324,14 +330,7 @@ pub fn sse_data(body: &str) -> Vec<String> {
 
 /// The ClickHouse server tests share (`scripts/test.sh` starts one), or `None` (skip) outside CI.
 pub fn clickhouse_url() -> Option<String> {
-    match std::env::var("TEST_CLICKHOUSE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if required() => panic!("CI=true but TEST_CLICKHOUSE_URL is not set: ClickHouse tests cannot be skipped"),
-        _ => {
-            eprintln!("TEST_CLICKHOUSE_URL not set: skipping a ClickHouse test (make test starts a server)");
-            None
-        }
-    }
+    service_url("TEST_CLICKHOUSE_URL", "ClickHouse")
 }
 
 /// Runs one statement over ClickHouse's HTTP interface.
@@ -422,14 +421,7 @@ impl Drop for ClickHouseServer {
 
 /// The Redis tests share (`make test` starts one when none answers), or `None` (skip) outside CI.
 pub fn redis_url() -> Option<String> {
-    match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if required() => panic!("CI=true but TEST_REDIS_URL is not set: Redis tests cannot be skipped"),
-        _ => {
-            eprintln!("TEST_REDIS_URL not set: skipping the Redis variant");
-            None
-        }
-    }
+    service_url("TEST_REDIS_URL", "Redis")
 }
 
 /// A Redis server of a test's own, for tests that stop it.
