@@ -8,9 +8,4 @@ have() {
 }
 
 if have wrk && have nginx; then exit 0; fi
-if [ "$(id -u)" != 0 ]; then
-  echo "wrk or nginx is missing and installing them needs root: apt-get install -y nginx-light wrk" >&2
-  exit 1
-fi
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light wrk >/dev/null \
-  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light wrk >/dev/null; }
+exec "$(dirname "$0")/apt-install.sh" nginx-light wrk

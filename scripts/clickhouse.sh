@@ -9,12 +9,7 @@ set -euo pipefail
 
 install() {
   if command -v clickhouse-server >/dev/null 2>&1; then return 0; fi
-  if [ "$(id -u)" != 0 ]; then
-    echo "clickhouse-server is missing and installing it needs root: apt-get install -y clickhouse-server clickhouse-client" >&2
-    return 1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q clickhouse-server clickhouse-client >/dev/null \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q clickhouse-server clickhouse-client >/dev/null; }
+  "$(dirname "$0")/apt-install.sh" clickhouse-server clickhouse-client
 }
 
 free_port() {

@@ -8,12 +8,7 @@ set -euo pipefail
 
 install() {
   if command -v redis-server >/dev/null 2>&1; then return 0; fi
-  if [ "$(id -u)" != 0 ]; then
-    echo "redis-server is missing and installing it needs root: apt-get install -y redis-server" >&2
-    return 1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null; }
+  "$(dirname "$0")/apt-install.sh" redis-server
 }
 
 answers() {

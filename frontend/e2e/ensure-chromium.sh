@@ -9,12 +9,5 @@ if [ -x "$CHROMIUM_BIN" ]; then
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "chromium is missing at $CHROMIUM_BIN; install it with: sudo apt-get install -y chromium" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq chromium >/dev/null
+"$(dirname "$0")/../../scripts/apt-install.sh" chromium
 test -x "$CHROMIUM_BIN"
