@@ -99,12 +99,18 @@ mod tests {
         tokio::task::LocalSet::new().block_on(&runtime, test);
     }
 
+    /// Starts this worker's poller with `window`: the counter of the time it polls.
+    fn polling(window: Duration) -> Counter {
+        let counter = Counter::new("polled", "test").expect("counter");
+        start_on_this_thread(window, counter.clone());
+        counter
+    }
+
     #[test]
     fn a_worker_polls_for_the_window_after_a_step_then_sleeps() {
         on_a_worker(async {
             let window = Duration::from_millis(5);
-            let counter = Counter::new("polled", "test").expect("counter");
-            start_on_this_thread(window, counter.clone());
+            let counter = polling(window);
             tokio::time::sleep(Duration::from_millis(20)).await;
             assert_eq!(counter.get(), 0.0, "no step yet: the worker sleeps");
 
@@ -125,8 +131,7 @@ mod tests {
     fn each_step_extends_the_window() {
         on_a_worker(async {
             let window = Duration::from_millis(5);
-            let counter = Counter::new("polled", "test").expect("counter");
-            start_on_this_thread(window, counter.clone());
+            let counter = polling(window);
             active();
             // Steps 3 ms apart keep the worker polling across them: one stretch of
             // polling that lasts from the first step to the window after the last.
@@ -149,8 +154,7 @@ mod tests {
     #[test]
     fn a_zero_window_never_polls() {
         on_a_worker(async {
-            let counter = Counter::new("polled", "test").expect("counter");
-            start_on_this_thread(Duration::ZERO, counter.clone());
+            let counter = polling(Duration::ZERO);
             active();
             tokio::time::sleep(Duration::from_millis(20)).await;
             assert_eq!(counter.get(), 0.0);
