@@ -13,8 +13,14 @@ What it measures, in one run:
    ClickHouse with CLICKHOUSE=1), at 1 and 32 connections, non-streamed
    (`gpt-4o-mini`, routed to openai -> nginx /json) and streamed
    (`groq/llama-3.1-8b-instant`, routed to groq -> nginx /sse). Each row starts
-   with a short warm-up that is not in its figures. Tollgate's peak RSS (VmHWM,
-   reset through /proc/PID/clear_refs after the warm-up) is read after each row.
+   with a short warm-up that is not in its figures. Then the three rows of one
+   mode and connection count take turns, in 5 rounds of DURATION / 5 seconds:
+   each figure is the median over the rounds, and what Tollgate adds (latency,
+   and its share of the floor's req/s) is the median of its per-round difference
+   from, or ratio to, the floor's round right before. The machine is shared: a
+   burst of other work then falls on the floor and on Tollgate alike, instead of
+   on whichever row it happens to hit. Tollgate's peak RSS (VmHWM, reset through
+   /proc/PID/clear_refs after the warm-up) is read after its rounds.
 2. Streams' added time. A raw-socket client (one keep-alive connection,
    TCP_NODELAY) times the first body byte and the end of the chunked answer of
    300 streamed calls to mock-upstream, which writes each SSE event on its own
@@ -51,6 +57,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +79,9 @@ TOLLGATE = os.path.join(BIN_DIR, "tollgate")
 MOCK_UPSTREAM = os.path.join(BIN_DIR, "mock-upstream")
 
 DURATION = env_int("DURATION", 10)
+# Each row's DURATION is measured in rounds of DURATION / ROUNDS seconds, the rows of one
+# mode and connection count taking turns.
+ROUNDS = 5
 WARMUP_SECONDS = 2
 CONNECTIONS = (1, 32)
 MODES = ("non-streamed", "streamed")
@@ -518,7 +528,7 @@ def write_lua(tmp, name, body, secret):
 
 
 def wrk_command(url, connections, seconds, lua):
-    return [tool("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua, url]
+    return [tool("wrk"), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", lua, url]
 
 
 def wrk_result(stdout, stderr, what):
@@ -545,7 +555,7 @@ def wrk_problems(result, what):
 class Row:
     def __init__(self, target, connections, mode):
         self.target, self.connections, self.mode = target, connections, mode
-        self.result = None  # wrk's result for the measured run
+        self.rounds = []  # wrk's result for each measured round
         self.warmup = None
         self.peak_kib = None
         self.gateway = None
@@ -562,19 +572,40 @@ class Row:
     def label(self):
         return f"{self.target}, {self.connections} conn, {self.mode}"
 
-    def rate(self):
-        return self.result["requests"] / (self.result["duration_us"] / 1e6)
+    def median(self, field):
+        """The median over the rounds of one of wrk's figures, or of req/s ("rate")."""
+        return statistics.median(rate(r) if field == "rate" else r[field] for r in self.rounds)
+
+    def against(self, floor, field):
+        """The median over the rounds of this row's figure minus the floor's in the same round
+        ("rate": the ratio of this row's req/s to the floor's)."""
+        if field == "rate":
+            return statistics.median(rate(r) / rate(f) for r, f in zip(self.rounds, floor.rounds))
+        return statistics.median(r[field] - f[field] for r, f in zip(self.rounds, floor.rounds))
 
 
-def measure_row(row, url, lua, tollgate_pid):
-    """A warm-up (not in the figures), then the measured run; peak RSS for Tollgate's rows."""
-    row.warmup = run_wrk(url, row.connections, WARMUP_SECONDS, lua, row.label() + " (warm-up)")
-    if row.through:
-        reset_peak_rss(tollgate_pid)
-    row.result = run_wrk(url, row.connections, DURATION, lua, row.label())
-    if row.through:
-        row.peak_kib = status_kib(tollgate_pid, "VmHWM")
-        row.gateway.sent += row.warmup["sent"] + row.result["sent"]
+def rate(result):
+    return result["requests"] / (result["duration_us"] / 1e6)
+
+
+def measure_rows_of(rows, urls, luas, tollgate_pid):
+    """The rows of one mode and connection count: each warmed up (not in the figures), then
+    ROUNDS rounds in turn, so a burst of the machine's other work falls on the floor and on
+    Tollgate alike; peak RSS over Tollgate's rounds."""
+    for row, url, lua in zip(rows, urls, luas):
+        row.warmup = run_wrk(url, row.connections, WARMUP_SECONDS, lua, row.label() + " (warm-up)")
+        if row.through:
+            row.gateway.sent += row.warmup["sent"]
+            reset_peak_rss(tollgate_pid)
+    for n in range(ROUNDS):
+        for row, url, lua in zip(rows, urls, luas):
+            result = run_wrk(url, row.connections, DURATION / ROUNDS, lua, f"{row.label()} (round {n + 1})")
+            row.rounds.append(result)
+            if row.through:
+                row.gateway.sent += result["sent"]
+    for row in rows:
+        if row.through:
+            row.peak_kib = status_kib(tollgate_pid, "VmHWM")
 
 
 def measure_rows(tmp, nginx_port, proxy_port, base, token, tollgate_pid):
@@ -585,6 +616,7 @@ def measure_rows(tmp, nginx_port, proxy_port, base, token, tollgate_pid):
         direct_url, proxy_url = f"http://127.0.0.1:{nginx_port}{path}", f"http://127.0.0.1:{proxy_port}{path}"
         body = request_body(SSE_MODEL if stream else JSON_MODEL, stream)
         for connections in CONNECTIONS:
+            group, urls, luas = [], [], []
             for target in ("nginx direct", "nginx proxy", "Tollgate"):
                 row = Row(target, connections, mode)
                 name = f"{target.replace(' ', '-').lower()}-{connections}-{'sse' if stream else 'json'}"
@@ -593,11 +625,15 @@ def measure_rows(tmp, nginx_port, proxy_port, base, token, tollgate_pid):
                     url, secret = base + CHAT_ROUTE, row.gateway.secret
                 else:
                     url, secret = (direct_url if row.floor else proxy_url), "none"
-                print(f"measuring {row.label()} ...", file=sys.stderr, flush=True)
-                measure_row(row, url, write_lua(tmp, name, body, secret), tollgate_pid)
+                group.append(row)
+                urls.append(url)
+                luas.append(write_lua(tmp, name, body, secret))
+            print(f"measuring {connections} conn, {mode} ...", file=sys.stderr, flush=True)
+            measure_rows_of(group, urls, luas, tollgate_pid)
+            for row in group:
                 if row.through:
                     row.spooled = metrics(base).get("tollgate_events_spooled", 0)
-                rows.append(row)
+            rows.extend(group)
     return rows
 
 
@@ -719,13 +755,12 @@ def print_rows(rows):
     print("| row | p50 | p99 | req/s | ratio to the floor | added p50 / p99 | peak RSS | events stored / sent |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        r = row.result
-        cells = [row.label(), fmt_us(r["p50_us"]), fmt_us(r["p99_us"]), f"{row.rate():,.0f}"]
+        cells = [row.label(), fmt_us(row.median("p50_us")), fmt_us(row.median("p99_us")), f"{row.median('rate'):,.0f}"]
         if not row.floor:
             floor = floor_of(rows, row)
-            cells += [f"{row.rate() / floor.rate():.1%}",
-                      f"{fmt_us(r['p50_us'] - floor.result['p50_us'], True)} / "
-                      f"{fmt_us(r['p99_us'] - floor.result['p99_us'], True)}"]
+            cells += [f"{row.against(floor, 'rate'):.1%}",
+                      f"{fmt_us(row.against(floor, 'p50_us'), True)} / "
+                      f"{fmt_us(row.against(floor, 'p99_us'), True)}"]
         cells += [fmt_mib(row.peak_kib), f"{row.gateway.stored:,} / {row.gateway.sent:,}"] if row.through else []
         cells += [""] * (8 - len(cells))
         print("| " + " | ".join(cells) + " |")
@@ -761,7 +796,7 @@ def goals(rows, direct, proxied, through):
         return next(r for r in rows if r.target == target and r.connections == connections and r.mode == mode)
 
     def added(r, field):
-        return r.result[field] - floor_of(rows, r).result[field]
+        return r.against(floor_of(rows, r), field)
 
     for mode in MODES:
         one, proxy = row("Tollgate", 1, mode), row("nginx proxy", 1, mode)
@@ -771,9 +806,9 @@ def goals(rows, direct, proxied, through):
                           added(one, field) <= goal))
     for mode in MODES:
         many, proxy = row("Tollgate", 32, mode), row("nginx proxy", 32, mode)
-        share = many.rate() / floor_of(rows, many).rate()
+        share = added(many, "rate")
         found.append((f"at 32 connections ≥ {GOAL_FLOOR_SHARE:.0%} of the floor's req/s, {mode}",
-                      f"{share:.1%} (nginx proxy {proxy.rate() / floor_of(rows, proxy).rate():.1%})",
+                      f"{share:.1%} (nginx proxy {added(proxy, 'rate'):.1%})",
                       share >= GOAL_FLOOR_SHARE))
     added, reference = stream_summary(direct, through), stream_summary(direct, proxied)
     found.append((f"stream: added time to first byte ≤ {GOAL_STREAM_TTFB_US / 1000} ms (p50)",
@@ -897,7 +932,9 @@ def run(procs, tmp, problems):
     stream_gateway.sent = STREAM_WARMUP_CALLS + STREAM_CALLS
 
     for row in rows:
-        problems += wrk_problems(row.warmup, row.label() + " (warm-up)") + wrk_problems(row.result, row.label())
+        problems += wrk_problems(row.warmup, row.label() + " (warm-up)")
+        for n, result in enumerate(row.rounds):
+            problems += wrk_problems(result, f"{row.label()} (round {n + 1})")
         if row.spooled:
             problems.append(f"{row.label()}: {row.spooled:.0f} events were in the disk spool after the row")
     gateways = [row.gateway for row in rows if row.through] + [stream_gateway]
@@ -906,7 +943,8 @@ def run(procs, tmp, problems):
 
     store_name = "ClickHouse" if USE_CLICKHOUSE else "SQLite"
     print(f"\n### Tollgate against the floor (events stored in {store_name}; wrk -t1, {DURATION} s per row "
-          f"after a {WARMUP_SECONDS} s warm-up)\n")
+          f"after a {WARMUP_SECONDS} s warm-up, in {ROUNDS} rounds taking turns with the other rows of its "
+          f"mode and connection count; medians over the rounds)\n")
     print_rows(rows)
     print()
     print_streams(direct, proxied, through)
