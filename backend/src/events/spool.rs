@@ -9,7 +9,7 @@ use std::{
     fs::{self, File, OpenOptions},
     io::{self, BufRead, BufReader, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,7 @@ struct State {
 /// A chunk read from the spool: one batch, or untagged events; `end` is the position
 /// to commit once it is delivered.
 pub struct Chunk {
-    pub events: Vec<RequestEvent>,
+    pub events: Arc<[RequestEvent]>,
     pub end: u64,
 }
 
@@ -141,7 +141,7 @@ impl Spool {
             }
             end += read as u64;
         }
-        Ok(Some(Chunk { events, end }))
+        Ok(Some(Chunk { events: events.into(), end }))
     }
 
     /// Marks everything before `end` delivered. Once all is delivered the files are removed.
@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(spool.pending(), 5);
 
         let first = spool.read_chunk(2).unwrap().unwrap();
-        assert_eq!(first.events, events[..2]);
+        assert_eq!(*first.events, events[..2]);
         spool.commit(&first).unwrap();
         drop(spool);
 
@@ -241,7 +241,7 @@ mod tests {
         let spool = Spool::open(dir.path()).unwrap();
         assert_eq!(spool.pending(), 3);
         let rest = spool.read_chunk(10).unwrap().unwrap();
-        assert_eq!(rest.events, events[2..]);
+        assert_eq!(*rest.events, events[2..]);
         spool.commit(&rest).unwrap();
         assert_eq!(spool.pending(), 0);
         assert!(spool.read_chunk(10).unwrap().is_none());
@@ -293,6 +293,6 @@ mod tests {
         fs::write(dir.path().join("events.ndjson"), format!("{line}\n")).unwrap();
         let spool = Spool::open(dir.path()).unwrap();
         let chunk = spool.read_chunk(10).unwrap().unwrap();
-        assert_eq!(chunk.events, [original]);
+        assert_eq!(*chunk.events, [original]);
     }
 }

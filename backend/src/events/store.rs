@@ -23,8 +23,9 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Writes one batch at once. Retrying the same batch (the same events in the same
     /// order) after an attempt that did write it must not store its events twice,
-    /// where the store can tell (see README, ClickHouse).
-    async fn insert(&self, events: &[RequestEvent]) -> anyhow::Result<()>;
+    /// where the store can tell (see README, ClickHouse). The batch is shared, not
+    /// copied: a store may read it on a thread of its own while the writer keeps it for a retry.
+    async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()>;
 
     async fn summary(&self, filter: &EventFilter) -> anyhow::Result<Summary>;
 

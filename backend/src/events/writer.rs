@@ -190,13 +190,13 @@ impl Writer {
             return;
         }
         // Prompts a provider answered without reporting usage are counted first.
-        let events = estimate::fill_off_thread(std::mem::take(&mut self.batch)).await;
+        let events: Arc<[RequestEvent]> = estimate::fill_off_thread(std::mem::take(&mut self.batch)).await.into();
         let mut pause = Duration::from_millis(50);
         for attempt in 0..=INSERT_RETRIES {
             if attempt > 0 && !self.pause(pause).await {
                 break;
             }
-            match self.bounded(self.store.insert(&events)).await {
+            match self.bounded(self.store.insert(events.clone())).await {
                 Ok(()) => {
                     self.metrics.events_inserted.inc_by(events.len() as u64);
                     self.backoff = INITIAL_BACKOFF;
@@ -275,7 +275,7 @@ impl Writer {
                 },
             };
             if !chunk.events.is_empty() {
-                if let Err(e) = self.bounded(self.store.insert(&chunk.events)).await {
+                if let Err(e) = self.bounded(self.store.insert(chunk.events.clone())).await {
                     self.metrics.event_insert_failures.inc();
                     tracing::warn!(error = %e, store = self.store.name(), "spool replay failed; will retry");
                     self.failed_chunk = Some(chunk);

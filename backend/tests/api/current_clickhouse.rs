@@ -183,8 +183,8 @@ async fn a_current_clickhouse_runs_every_migration_and_query_with_the_sql_stores
     let dir = tempfile::TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let sql = SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap());
-    sql.insert(&events).await.unwrap();
-    sql.insert(&others).await.unwrap();
+    sql.insert(events.as_slice().into()).await.unwrap();
+    sql.insert(others.as_slice().into()).await.unwrap();
 
     // The schema as the store applies it, then its inserts: one per batch, the first
     // batch retried after it was written.

@@ -48,8 +48,8 @@ impl EventStore for LostAnswer {
         "lost-answer"
     }
 
-    async fn insert(&self, events: &[RequestEvent]) -> anyhow::Result<()> {
-        self.inner.insert(events).await?;
+    async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
+        self.inner.insert(events.clone()).await?;
         let mut inserts = self.inserts.lock().unwrap();
         inserts.push(events.iter().map(|e| e.id).collect());
         anyhow::ensure!(inserts.len() > 1, "connection reset before the answer");
@@ -92,7 +92,7 @@ impl EventStore for Hanging {
         "hanging"
     }
 
-    async fn insert(&self, _: &[RequestEvent]) -> anyhow::Result<()> {
+    async fn insert(&self, _: Arc<[RequestEvent]>) -> anyhow::Result<()> {
         std::future::pending().await
     }
 

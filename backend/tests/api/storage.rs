@@ -129,10 +129,10 @@ async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
         events[unpriced].priced = false;
         events[unpriced].cost_nanousd = 0;
     }
-    store.insert(&events).await.unwrap();
-    store.insert(&events[..5]).await.unwrap(); // a retried batch
+    store.insert(events.as_slice().into()).await.unwrap();
+    store.insert(events[..5].into()).await.unwrap(); // a retried batch
     let other = event(GatewayId::new(), user, 0, 5, true, "a");
-    store.insert(std::slice::from_ref(&other)).await.unwrap();
+    store.insert(std::slice::from_ref(&other).into()).await.unwrap();
 
     let summary = store.summary(&filter(gateway)).await.unwrap();
     assert_eq!(summary.totals.requests, 10, "duplicates are ignored, other gateways excluded");
@@ -180,8 +180,8 @@ async fn a_batch_of_any_size_is_stored_whole_and_once(url: &str) {
     for size in [1usize, 7, 8, 9, 63, 64, 65, 75, 137, 2000] {
         let gateway = GatewayId::new();
         let events: Vec<_> = (0..size as u64).map(|i| event(gateway, user, 0, i % 50 + 1, true, "m")).collect();
-        store.insert(&events).await.unwrap();
-        store.insert(&events[size / 3..]).await.unwrap(); // a retried batch, in part
+        store.insert(events.as_slice().into()).await.unwrap();
+        store.insert(events[size / 3..].into()).await.unwrap(); // a retried batch, in part
         let totals = store.summary(&filter(gateway)).await.unwrap().totals;
         assert_eq!(totals.requests, size as u64, "a batch of {size}");
         assert_eq!(totals.latency_sum_ms, events.iter().map(|e| e.latency_ms).sum::<u64>(), "a batch of {size}");
@@ -201,7 +201,7 @@ async fn event_store_pages_by_cursor_in_both_orders(url: &str) {
     let mut events: Vec<_> = (1..=9u64).map(|ms| event(gateway, user, 0, ms, true, "m")).collect();
     let ts = events[0].ts;
     events.iter_mut().for_each(|e| e.ts = ts);
-    store.insert(&events).await.unwrap();
+    store.insert(events.as_slice().into()).await.unwrap();
     for order in [Order::NewestFirst, Order::OldestFirst] {
         let mut seen = Vec::new();
         let mut after: Option<Cursor> = None;
@@ -227,7 +227,7 @@ async fn retention_deletes_only_old_events(url: &str) {
     let store = SqlEventStore::new(db);
     let (gateway, user) = (GatewayId::new(), UserId::new());
     let events: Vec<_> = [0, 1, 5, 9].iter().map(|days| event(gateway, user, *days, 10, true, "m")).collect();
-    store.insert(&events).await.unwrap();
+    store.insert(events.as_slice().into()).await.unwrap();
     store.delete_before(tollgate::events::retention::cutoff_ms(3)).await.unwrap();
     let left = store.page(&filter(gateway), Order::OldestFirst, None, 10).await.unwrap();
     assert_eq!(left.len(), 2, "today and yesterday are within three days");

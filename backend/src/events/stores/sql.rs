@@ -2,6 +2,8 @@
 //! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
 
 use crate::events::{failed_attempts_from_text, failed_attempts_to_text, GatewaySpend, UsageSource};
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use diesel::{
     backend::Backend,
@@ -32,10 +34,9 @@ impl SqlEventStore {
     }
 }
 
-#[derive(Queryable, QueryableByName, Selectable, Insertable, Debug)]
+/// A stored event as read back.
+#[derive(Queryable, QueryableByName, Selectable, Debug)]
 #[diesel(table_name = request_events)]
-// None is NULL, not DEFAULT: SQLite takes no DEFAULT in a multi-row insert.
-#[diesel(treat_none_as_default_value = false)]
 struct EventRow {
     id: String,
     request_id: String,
@@ -71,28 +72,68 @@ struct EventRow {
     cost_output_nanousd: i64,
 }
 
+/// An event as written: its text borrowed from the event, but for the ids.
+#[derive(Insertable)]
+#[diesel(table_name = request_events)]
+// None is NULL, not DEFAULT: SQLite takes no DEFAULT in a multi-row insert.
+#[diesel(treat_none_as_default_value = false)]
+struct NewEventRow<'a> {
+    id: String,
+    request_id: &'a str,
+    gateway_id: String,
+    user_id: String,
+    ts_ms: i64,
+    endpoint: &'a str,
+    model: &'a str,
+    upstream_model: &'a str,
+    provider: &'a str,
+    streaming: i16,
+    status_code: i32,
+    ok: i16,
+    error_type: Option<&'a str>,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
+    tokens_prompt: i64,
+    tokens_completion: i64,
+    tokens_cached: i64,
+    cost_nanousd: i64,
+    priced: i16,
+    latency_ms: i64,
+    ttft_ms: Option<i64>,
+    attempts: i32,
+    key_hint: Option<&'a str>,
+    failed_attempts: Option<String>,
+    tokens_cache_write: i64,
+    tokens_reasoning: i64,
+    usage_source: &'static str,
+    cost_input_nanousd: i64,
+    cost_cached_nanousd: i64,
+    cost_cache_write_nanousd: i64,
+    cost_output_nanousd: i64,
+}
+
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-impl From<&RequestEvent> for EventRow {
-    fn from(e: &RequestEvent) -> Self {
-        EventRow {
+impl<'a> From<&'a RequestEvent> for NewEventRow<'a> {
+    fn from(e: &'a RequestEvent) -> Self {
+        NewEventRow {
             id: e.id.to_string(),
-            request_id: e.request_id.clone(),
+            request_id: &e.request_id,
             gateway_id: e.gateway_id.to_string(),
             user_id: e.user_id.to_string(),
             ts_ms: e.ts_ms(),
-            endpoint: e.endpoint.to_string(),
-            model: e.model.clone(),
-            upstream_model: e.upstream_model.clone(),
-            provider: e.provider.to_string(),
+            endpoint: &e.endpoint,
+            model: &e.model,
+            upstream_model: &e.upstream_model,
+            provider: &e.provider,
             streaming: e.streaming.into(),
             status_code: e.status_code.into(),
             ok: e.ok.into(),
-            error_type: e.error_type.clone(),
-            error_code: e.error_code.clone(),
-            error_message: e.error_message.clone(),
+            error_type: e.error_type.as_deref(),
+            error_code: e.error_code.as_deref(),
+            error_message: e.error_message.as_deref(),
             tokens_prompt: to_i64(e.tokens_prompt),
             tokens_completion: to_i64(e.tokens_completion),
             tokens_cached: to_i64(e.tokens_cached),
@@ -101,11 +142,11 @@ impl From<&RequestEvent> for EventRow {
             latency_ms: to_i64(e.latency_ms),
             ttft_ms: e.ttft_ms.map(to_i64),
             attempts: i32::try_from(e.attempts).unwrap_or(i32::MAX),
-            key_hint: e.key_hint.clone(),
+            key_hint: e.key_hint.as_deref(),
             failed_attempts: failed_attempts_to_text(&e.failed_attempts),
             tokens_cache_write: to_i64(e.tokens_cache_write),
             tokens_reasoning: to_i64(e.tokens_reasoning),
-            usage_source: e.usage_source.as_str().to_string(),
+            usage_source: e.usage_source.as_str(),
             cost_input_nanousd: to_i64(e.cost_input_nanousd),
             cost_cached_nanousd: to_i64(e.cost_cached_nanousd),
             cost_cache_write_nanousd: to_i64(e.cost_cache_write_nanousd),
@@ -333,7 +374,8 @@ fn page(
     load::<EventRow>(&sql, conn)
 }
 
-/// Inserts `rows` with statements of 64, 8 and 1 rows. A statement of a fixed
+/// Inserts `events` with statements of 64, 8 and 1 rows, each statement's rows made
+/// (borrowing the events' text) just before it runs. A statement of a fixed
 /// number of rows is prepared once per connection and reused (diesel caches it); one
 /// of a varying number would be parsed and planned again for every batch, which
 /// costs more than the writing. 32 columns x 64 rows stays well under both
@@ -343,8 +385,8 @@ fn page(
 /// that needs this core then waits for one statement (a fraction of a millisecond),
 /// never for a whole batch. Retried rows are ignored by id, so a batch needs no
 /// more atomicity than its transaction gives.
-fn insert_rows(conn: &mut DbConn, rows: &[EventRow]) -> QueryResult<()> {
-    let mut rest = rows;
+fn insert_events(conn: &mut DbConn, events: &[RequestEvent]) -> QueryResult<()> {
+    let mut rest = events;
     while !rest.is_empty() {
         let written = match rest.len() {
             64.. => insert_array::<64>(conn, &rest[..64])?,
@@ -357,10 +399,11 @@ fn insert_rows(conn: &mut DbConn, rows: &[EventRow]) -> QueryResult<()> {
     Ok(())
 }
 
-/// One statement of exactly `N` rows; a row whose id is already stored (a retried
+/// One statement of the first `N` events; a row whose id is already stored (a retried
 /// batch) is ignored. Returns `N`.
-fn insert_array<const N: usize>(conn: &mut DbConn, chunk: &[EventRow]) -> QueryResult<usize> {
-    let rows: &[EventRow; N] = chunk.try_into().expect("a chunk of N rows");
+fn insert_array<const N: usize>(conn: &mut DbConn, events: &[RequestEvent]) -> QueryResult<usize> {
+    let rows: [NewEventRow; N] = std::array::from_fn(|i| NewEventRow::from(&events[i]));
+    let rows = &rows;
     match conn {
         DbConn::Sqlite(c) => diesel::insert_into(request_events::table)
             .values(rows)
@@ -385,9 +428,8 @@ impl EventStore for SqlEventStore {
         }
     }
 
-    async fn insert(&self, events: &[RequestEvent]) -> anyhow::Result<()> {
-        let rows: Vec<EventRow> = events.iter().map(EventRow::from).collect();
-        self.db.run(move |conn| conn.transaction(|conn| insert_rows(conn, &rows))).await?;
+    async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
+        self.db.run(move |conn| conn.transaction(|conn| insert_events(conn, &events))).await?;
         Ok(())
     }
 

@@ -332,7 +332,7 @@ impl EventStore for ClickHouseEventStore {
         "clickhouse"
     }
 
-    async fn insert(&self, events: &[RequestEvent]) -> anyhow::Result<()> {
+    async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
         let deduplicates = self.ensure_schema().await?;
         let mut insert = self
             .client
@@ -340,12 +340,12 @@ impl EventStore for ClickHouseEventStore {
             .await?
             .with_timeouts(Some(Duration::from_secs(10)), Some(Duration::from_secs(30)));
         if deduplicates {
-            for (name, value) in queries::insert_settings(events) {
+            for (name, value) in queries::insert_settings(&events) {
                 insert = insert.with_setting(name, value);
             }
         }
         let mut ids = IdText::new();
-        for event in events {
+        for event in events.iter() {
             insert.write(&ids.row(event)).await?;
         }
         insert.end().await?;
