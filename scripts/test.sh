@@ -26,9 +26,11 @@ fi
 
 step "ClickHouse"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-test.XXXXXX")
+# From the root: the run ends in frontend/, and a relative path there had left each
+# run's ClickHouse running after its directory was gone.
 cleanup() {
-  scripts/clickhouse.sh stop "$tmp/clickhouse" >/dev/null 2>&1 || true
-  scripts/redis.sh stop "$tmp/redis" >/dev/null 2>&1 || true
+  "$root/scripts/clickhouse.sh" stop "$tmp/clickhouse" >/dev/null 2>&1 || true
+  "$root/scripts/redis.sh" stop "$tmp/redis" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
