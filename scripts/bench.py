@@ -14,7 +14,8 @@ What it measures, in one run:
    (`gpt-4o-mini`, routed to openai -> nginx /json) and streamed
    (`groq/llama-3.1-8b-instant`, routed to groq -> nginx /sse). Each row starts
    with a short warm-up that is not in its figures. Then the three rows of one
-   mode and connection count take turns, in 5 rounds of DURATION / 5 seconds:
+   mode and connection count take turns, in rounds of DURATION / 5 seconds
+   (whole seconds, at least 1; 5 rounds of 2 s by default):
    each figure is the median over the rounds, and what Tollgate adds (latency,
    and its share of the floor's req/s) is the median of its per-round difference
    from, or ratio to, the floor's round right before. The machine is shared: a
@@ -79,9 +80,10 @@ TOLLGATE = os.path.join(BIN_DIR, "tollgate")
 MOCK_UPSTREAM = os.path.join(BIN_DIR, "mock-upstream")
 
 DURATION = env_int("DURATION", 10)
-# Each row's DURATION is measured in rounds of DURATION / ROUNDS seconds, the rows of one
-# mode and connection count taking turns.
-ROUNDS = 5
+# Each row's DURATION is measured in rounds of about a fifth of it (whole seconds: wrk
+# takes no less), the rows of one mode and connection count taking turns.
+ROUND_SECONDS = max(1, DURATION // 5)
+ROUNDS = max(1, DURATION // ROUND_SECONDS)
 WARMUP_SECONDS = 2
 CONNECTIONS = (1, 32)
 MODES = ("non-streamed", "streamed")
@@ -528,7 +530,7 @@ def write_lua(tmp, name, body, secret):
 
 
 def wrk_command(url, connections, seconds, lua):
-    return [tool("wrk"), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", lua, url]
+    return [tool("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua, url]
 
 
 def wrk_result(stdout, stderr, what):
@@ -599,7 +601,7 @@ def measure_rows_of(rows, urls, luas, tollgate_pid):
             reset_peak_rss(tollgate_pid)
     for n in range(ROUNDS):
         for row, url, lua in zip(rows, urls, luas):
-            result = run_wrk(url, row.connections, DURATION / ROUNDS, lua, f"{row.label()} (round {n + 1})")
+            result = run_wrk(url, row.connections, ROUND_SECONDS, lua, f"{row.label()} (round {n + 1})")
             row.rounds.append(result)
             if row.through:
                 row.gateway.sent += result["sent"]
@@ -942,7 +944,7 @@ def run(procs, tmp, problems):
     rss_after = status_kib(tollgate.pid, "VmRSS")
 
     store_name = "ClickHouse" if USE_CLICKHOUSE else "SQLite"
-    print(f"\n### Tollgate against the floor (events stored in {store_name}; wrk -t1, {DURATION} s per row "
+    print(f"\n### Tollgate against the floor (events stored in {store_name}; wrk -t1, {ROUNDS * ROUND_SECONDS} s per row "
           f"after a {WARMUP_SECONDS} s warm-up, in {ROUNDS} rounds taking turns with the other rows of its "
           f"mode and connection count; medians over the rounds)\n")
     print_rows(rows)

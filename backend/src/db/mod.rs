@@ -140,6 +140,12 @@ impl Db {
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
         let manager = ConnectionManager::new(url)?;
         let (kind, locks) = (manager.kind, manager.locks());
+        if kind == DbKind::Sqlite {
+            // One connection first switches a new file to WAL (the mode is kept in the
+            // file): the pool opens its connections side by side, and two of them switching
+            // at once had one fail with "database is locked" (r2d2 logged it and retried).
+            r2d2::ManageConnection::connect(&manager).map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        }
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
