@@ -153,6 +153,31 @@ impl RequestEvent {
     }
 }
 
+/// An event's ids rendered as text into buffers of its own, so a row written to a
+/// store borrows them instead of allocating three strings.
+pub struct IdText([u8; 36], [u8; 36], [u8; 36]);
+
+impl IdText {
+    pub fn new() -> Self {
+        Self([0; 36], [0; 36], [0; 36])
+    }
+
+    /// The event's id, gateway id and user id, hyphenated.
+    pub fn of(&mut self, e: &RequestEvent) -> [&str; 3] {
+        [
+            e.id.0.hyphenated().encode_lower(&mut self.0),
+            e.gateway_id.0.hyphenated().encode_lower(&mut self.1),
+            e.user_id.0.hyphenated().encode_lower(&mut self.2),
+        ]
+    }
+}
+
+impl Default for IdText {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Cuts an error message to `ERROR_MESSAGE_MAX` characters on a char boundary.
 pub fn truncate_message(message: &str) -> String {
     match message.char_indices().nth(ERROR_MESSAGE_MAX) {

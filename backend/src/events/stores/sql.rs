@@ -20,7 +20,7 @@ use crate::{
     events::{
         query::{quantile_index, Group, LatencyStats, PERCENTILES},
         statement::{Bind, Dialect, Statement},
-        Cursor, EventFilter, EventStore, Order, RequestEvent, Summary, Totals,
+        Cursor, EventFilter, EventStore, IdText, Order, RequestEvent, Summary, Totals,
     },
 };
 
@@ -72,16 +72,16 @@ struct EventRow {
     cost_output_nanousd: i64,
 }
 
-/// An event as written: its text borrowed from the event, but for the ids.
+/// An event as written: its text borrowed from the event, its ids from an `IdText`.
 #[derive(Insertable)]
 #[diesel(table_name = request_events)]
 // None is NULL, not DEFAULT: SQLite takes no DEFAULT in a multi-row insert.
 #[diesel(treat_none_as_default_value = false)]
 struct NewEventRow<'a> {
-    id: String,
+    id: &'a str,
     request_id: &'a str,
-    gateway_id: String,
-    user_id: String,
+    gateway_id: &'a str,
+    user_id: &'a str,
     ts_ms: i64,
     endpoint: &'a str,
     model: &'a str,
@@ -116,13 +116,14 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-impl<'a> From<&'a RequestEvent> for NewEventRow<'a> {
-    fn from(e: &'a RequestEvent) -> Self {
+impl<'a> NewEventRow<'a> {
+    fn new(ids: &'a mut IdText, e: &'a RequestEvent) -> Self {
+        let [id, gateway_id, user_id] = ids.of(e);
         NewEventRow {
-            id: e.id.to_string(),
+            id,
             request_id: &e.request_id,
-            gateway_id: e.gateway_id.to_string(),
-            user_id: e.user_id.to_string(),
+            gateway_id,
+            user_id,
             ts_ms: e.ts_ms(),
             endpoint: &e.endpoint,
             model: &e.model,
@@ -402,16 +403,17 @@ fn insert_events(conn: &mut DbConn, events: &[RequestEvent]) -> QueryResult<()> 
 /// One statement of the first `N` events; a row whose id is already stored (a retried
 /// batch) is ignored. Returns `N`.
 fn insert_array<const N: usize>(conn: &mut DbConn, events: &[RequestEvent]) -> QueryResult<usize> {
-    let rows: [NewEventRow; N] = std::array::from_fn(|i| NewEventRow::from(&events[i]));
-    let rows = &rows;
+    let mut ids: [IdText; N] = std::array::from_fn(|_| IdText::new());
+    let mut ids = ids.iter_mut();
+    let rows: [NewEventRow; N] = std::array::from_fn(|i| NewEventRow::new(ids.next().expect("N ids"), &events[i]));
     match conn {
         DbConn::Sqlite(c) => diesel::insert_into(request_events::table)
-            .values(rows)
+            .values(&rows)
             .on_conflict(request_events::id)
             .do_nothing()
             .execute(c),
         DbConn::Postgres(c) => diesel::insert_into(request_events::table)
-            .values(rows)
+            .values(&rows)
             .on_conflict(request_events::id)
             .do_nothing()
             .execute(c),

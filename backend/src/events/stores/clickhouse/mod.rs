@@ -24,7 +24,7 @@ use crate::{
     events::{
         query::{Group, LatencyStats, MS_PER_DAY},
         statement::Statement,
-        Cursor, EventFilter, EventStore, Order, RequestEvent, Summary, Totals,
+        Cursor, EventFilter, EventStore, IdText, Order, RequestEvent, Summary, Totals,
     },
 };
 
@@ -148,21 +148,14 @@ struct InsertRow<'a> {
     cost_output_nanousd: u64,
 }
 
-/// Uuids rendered into stack buffers, so a row borrows instead of allocating.
-struct IdText([u8; 36], [u8; 36], [u8; 36]);
-
-impl IdText {
-    fn new() -> Self {
-        Self([0; 36], [0; 36], [0; 36])
-    }
-
-    fn row<'a>(&'a mut self, e: &'a RequestEvent) -> InsertRow<'a> {
-        let (a, b, c) = (&mut self.0, &mut self.1, &mut self.2);
+impl<'a> InsertRow<'a> {
+    fn new(ids: &'a mut IdText, e: &'a RequestEvent) -> Self {
+        let [id, gateway_id, user_id] = ids.of(e);
         InsertRow {
-            id: e.id.0.hyphenated().encode_lower(a),
+            id,
             request_id: &e.request_id,
-            gateway_id: e.gateway_id.0.hyphenated().encode_lower(b),
-            user_id: e.user_id.0.hyphenated().encode_lower(c),
+            gateway_id,
+            user_id,
             ts: u32::try_from(e.ts.timestamp()).unwrap_or(0),
             ts_ms: e.ts_ms(),
             endpoint: &e.endpoint,
@@ -346,7 +339,7 @@ impl EventStore for ClickHouseEventStore {
         }
         let mut ids = IdText::new();
         for event in events.iter() {
-            insert.write(&ids.row(event)).await?;
+            insert.write(&InsertRow::new(&mut ids, event)).await?;
         }
         insert.end().await?;
         Ok(())
