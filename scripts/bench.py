@@ -557,6 +557,7 @@ def wrk_problems(result, what):
 class Row:
     def __init__(self, target, connections, mode):
         self.target, self.connections, self.mode = target, connections, mode
+        self.url = self.lua = None  # what wrk calls, with which script
         self.rounds = []  # wrk's result for each measured round
         self.warmup = None
         self.peak_kib = None
@@ -590,18 +591,18 @@ def rate(result):
     return result["requests"] / (result["duration_us"] / 1e6)
 
 
-def measure_rows_of(rows, urls, luas, tollgate_pid):
+def measure_rows_of(rows, tollgate_pid):
     """The rows of one mode and connection count: each warmed up (not in the figures), then
     ROUNDS rounds in turn, so a burst of the machine's other work falls on the floor and on
     Tollgate alike; peak RSS over Tollgate's rounds."""
-    for row, url, lua in zip(rows, urls, luas):
-        row.warmup = run_wrk(url, row.connections, WARMUP_SECONDS, lua, row.label() + " (warm-up)")
+    for row in rows:
+        row.warmup = run_wrk(row.url, row.connections, WARMUP_SECONDS, row.lua, row.label() + " (warm-up)")
         if row.through:
             row.gateway.sent += row.warmup["sent"]
             reset_peak_rss(tollgate_pid)
     for n in range(ROUNDS):
-        for row, url, lua in zip(rows, urls, luas):
-            result = run_wrk(url, row.connections, ROUND_SECONDS, lua, f"{row.label()} (round {n + 1})")
+        for row in rows:
+            result = run_wrk(row.url, row.connections, ROUND_SECONDS, row.lua, f"{row.label()} (round {n + 1})")
             row.rounds.append(result)
             if row.through:
                 row.gateway.sent += result["sent"]
@@ -618,20 +619,19 @@ def measure_rows(tmp, nginx_port, proxy_port, base, token, tollgate_pid):
         direct_url, proxy_url = f"http://127.0.0.1:{nginx_port}{path}", f"http://127.0.0.1:{proxy_port}{path}"
         body = request_body(SSE_MODEL if stream else JSON_MODEL, stream)
         for connections in CONNECTIONS:
-            group, urls, luas = [], [], []
+            group = []
             for target in ("nginx direct", "nginx proxy", "Tollgate"):
                 row = Row(target, connections, mode)
                 name = f"{target.replace(' ', '-').lower()}-{connections}-{'sse' if stream else 'json'}"
                 if row.through:
                     row.gateway = Gateway(base, token, f"bench {name}")
-                    url, secret = base + CHAT_ROUTE, row.gateway.secret
+                    row.url, secret = base + CHAT_ROUTE, row.gateway.secret
                 else:
-                    url, secret = (direct_url if row.floor else proxy_url), "none"
+                    row.url, secret = (direct_url if row.floor else proxy_url), "none"
+                row.lua = write_lua(tmp, name, body, secret)
                 group.append(row)
-                urls.append(url)
-                luas.append(write_lua(tmp, name, body, secret))
             print(f"measuring {connections} conn, {mode} ...", file=sys.stderr, flush=True)
-            measure_rows_of(group, urls, luas, tollgate_pid)
+            measure_rows_of(group, tollgate_pid)
             for row in group:
                 if row.through:
                     row.spooled = metrics(base).get("tollgate_events_spooled", 0)
