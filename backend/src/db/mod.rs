@@ -1,6 +1,7 @@
 //! Relational storage: one diesel codebase over SQLite (default) and PostgreSQL,
 //! an r2d2 pool, and `Db::run` which keeps every diesel call off the async workers.
 
+pub mod idle;
 pub mod lock;
 pub mod schema;
 

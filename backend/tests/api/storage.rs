@@ -232,3 +232,55 @@ async fn retention_deletes_only_old_events(url: &str) {
     let left = store.page(&filter(gateway), Order::OldestFirst, None, 10).await.unwrap();
     assert_eq!(left.len(), 2, "today and yesterday are within three days");
 }
+
+/// SQLite's inserts run on a thread of their own at idle priority (`SCHED_IDLE`):
+/// the kernel gives it only a core nothing else wants, so writing events never
+/// delays a call. When that thread is starved, a batch is finished at normal priority.
+mod idle_priority {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The scheduling policy of this process's threads of that name (Linux's
+    /// `/proc/self/task/*/stat`, field 41).
+    fn policies_of(name: &str) -> Vec<u32> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+            .filter_map(|stat| {
+                let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+                (comm == name).then(|| rest.split(' ').nth(38)?.parse().ok())?
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sqlite_events_are_written_by_a_thread_at_idle_priority() {
+        let (url, _dir) = sqlite();
+        let store = SqlEventStore::new(connect(&url).await);
+        let gateway = GatewayId::new();
+        let events: Vec<_> = (0..100).map(|_| event(gateway, UserId::new(), 0, 10, true, "m")).collect();
+        store.insert(events.as_slice().into()).await.unwrap();
+        assert_eq!(store.summary(&filter(gateway)).await.unwrap().totals.requests, 100);
+        assert_eq!(policies_of("tollgate-events"), [libc::SCHED_IDLE as u32]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_starved_at_idle_priority_is_stored_whole_and_once() {
+        let (url, _dir) = sqlite();
+        // Every statement counts as starved, and so does any wait for the thread: a
+        // batch is written on the blocking pool, whole or after the idle thread's first
+        // statement, in one transaction.
+        let store = SqlEventStore::new(connect(&url).await).starved_after(Duration::ZERO);
+        let user = UserId::new();
+        for size in [1usize, 65, 200, 2000] {
+            let gateway = GatewayId::new();
+            let events: Vec<_> = (0..size as u64).map(|i| event(gateway, user, 0, i % 50 + 1, true, "m")).collect();
+            store.insert(events.as_slice().into()).await.unwrap();
+            store.insert(events[size / 2..].into()).await.unwrap(); // a retried batch, in part
+            let totals = store.summary(&filter(gateway)).await.unwrap().totals;
+            assert_eq!(totals.requests, size as u64, "a batch of {size}");
+            assert_eq!(totals.latency_sum_ms, events.iter().map(|e| e.latency_ms).sum::<u64>(), "a batch of {size}");
+        }
+    }
+}
