@@ -15,7 +15,7 @@ use actix_web::{
     HttpResponse,
 };
 use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use memchr::memmem;
 use serde::{de::IgnoredAny, Deserialize};
 use serde_json::Value;
@@ -199,14 +199,16 @@ pub async fn relay_unmetered(reply: Reply, deadline: Instant, provider: &str) ->
 }
 
 /// A streamed answer: relayed event by event, each read by `dialect`.
-pub fn relay_stream<D: StreamDialect>(
-    reply: Reply,
+pub async fn relay_stream<D: StreamDialect>(
+    mut reply: Reply,
     record: CallRecord,
     dialect: D,
     limits: StreamLimits,
 ) -> HttpResponse {
+    let first = at_hand(&mut reply.body).await;
     let relay = SseRelay {
         upstream: reply.body,
+        first,
         buffer: BytesMut::new(),
         scanned: 0,
         meter: Some(StreamMeter { record, progress: StreamProgress::default() }),
@@ -220,6 +222,19 @@ pub fn relay_stream<D: StreamDialect>(
         .insert_header(("cache-control", "no-cache"))
         .insert_header(("x-accel-buffering", "no"))
         .streaming(relay)
+}
+
+/// The body's first piece when it is already at hand: most providers send the
+/// response's head and first events together. Polled once, then once more after the
+/// connection's own task has had a turn to hand over what it has read. Relayed at the
+/// first poll, it leaves in the same write as the response's head, so the client
+/// wakes once for both; otherwise the head leaves alone, at once.
+async fn at_hand(body: &mut BodyStream) -> Option<Option<Result<Bytes, String>>> {
+    if let Some(item) = body.next().now_or_never() {
+        return Some(item);
+    }
+    tokio::task::yield_now().await;
+    body.next().now_or_never()
 }
 
 /// What metering learns from a stream's events.
@@ -381,6 +396,8 @@ struct StreamMeter {
 
 struct SseRelay<D> {
     upstream: BodyStream,
+    /// What the upstream gave before the relay began (`at_hand`), taken at the first poll.
+    first: Option<Option<Result<Bytes, String>>>,
     buffer: BytesMut,
     /// How far `buffer` is known to hold no event boundary.
     scanned: usize,
@@ -486,7 +503,11 @@ impl<D: StreamDialect> Stream for SseRelay<D> {
                 let error = OpenAiError::upstream_timeout(self.provider());
                 return self.fail(error);
             }
-            match self.upstream.poll_next_unpin(cx) {
+            let next = match self.first.take() {
+                Some(first) => Poll::Ready(first),
+                None => self.upstream.poll_next_unpin(cx),
+            };
+            match next {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
                     busy_poll::active();

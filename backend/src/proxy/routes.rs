@@ -372,15 +372,17 @@ async fn proxy_call(
         let limits = proxy.stream_limits;
         match (surface, protocol) {
             (Protocol::OpenAi, Protocol::OpenAi) => {
-                relay_stream(reply, record, OpenAiPassthrough { strip_usage: !wants_usage }, limits)
+                relay_stream(reply, record, OpenAiPassthrough { strip_usage: !wants_usage }, limits).await
             }
             (Protocol::OpenAi, Protocol::Anthropic) => {
-                relay_stream(reply, record, AnthropicToOpenAi::new(wants_usage), limits)
+                relay_stream(reply, record, AnthropicToOpenAi::new(wants_usage), limits).await
             }
             (Protocol::Anthropic, Protocol::Anthropic) => {
-                relay_stream(reply, record, AnthropicPassthrough::new(), limits)
+                relay_stream(reply, record, AnthropicPassthrough::new(), limits).await
             }
-            (Protocol::Anthropic, Protocol::OpenAi) => relay_stream(reply, record, OpenAiToAnthropic::new(), limits),
+            (Protocol::Anthropic, Protocol::OpenAi) => {
+                relay_stream(reply, record, OpenAiToAnthropic::new(), limits).await
+            }
         }
     } else {
         relay_whole(reply, record, deadline, timing, (surface, protocol)).await
