@@ -26,7 +26,9 @@ What it measures, in one run:
    TCP_NODELAY) times the first body byte and the end of the chunked answer of
    300 streamed calls to mock-upstream, which writes each SSE event on its own
    1 ms apart: directly, through an nginx that only proxies to it (for reference),
-   then through Tollgate (provider mistral pointed at it).
+   then through Tollgate (provider mistral pointed at it). It starts once the event
+   writer has stored what the rows sent, so it times the relay of a stream rather than
+   the writer catching up after 32 connections.
 3. Sanity checks. wrk's Lua script counts every request it writes (request() is
    called right before each write); each row, the stream timing and the soak use
    a gateway of their own, so once the event writer has flushed, the events
@@ -926,6 +928,10 @@ def run(procs, tmp, problems):
     token = api(base, "POST", "/auth/join")["token"]
 
     rows = measure_rows(tmp, nginx_port, proxy_port, base, token, tollgate.pid)
+    # The stream timing measures the relay of a stream, not the rows' aftermath: it
+    # starts once the writer has stored what they sent (its own events are written
+    # while it runs).
+    wait_for_writer(base)
     print("measuring stream timing ...", file=sys.stderr, flush=True)
     direct = time_streams(mock_port, "mock-upstream", "x", "mock-upstream direct")
     proxied = time_streams(stream_proxy_port, "mock-upstream", "x", "through the nginx proxy")
