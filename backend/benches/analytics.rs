@@ -180,7 +180,7 @@ async fn run(label: &str, clickhouse: Option<ClickHouseSettings>, events: u64, g
     let db = tokio::task::spawn_blocking(move || Db::connect(&db_url, 4)).await.unwrap().unwrap();
     let store: Arc<dyn EventStore> = match &clickhouse {
         Some(settings) => Arc::new(ClickHouseEventStore::connect(settings, db.locks()).await.unwrap()),
-        None => Arc::new(SqlEventStore::new(db)),
+        None => Arc::new(SqlEventStore::new(db).unwrap()),
     };
     println!("{label}: ingesting {events} events for {gateways} gateways through the event writer...");
     let rate = ingest(store, &dir.path().join("bench-spool"), events, &tenant).await;

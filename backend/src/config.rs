@@ -215,6 +215,10 @@ impl Config {
         {
             bail!("DATABASE_URL must start with sqlite:// or postgres://");
         }
+        if database_url.contains(":memory:") {
+            // Each connection to it would open a database of its own.
+            bail!("DATABASE_URL: SQLite must be a file (sqlite://PATH), not :memory:");
+        }
         let clickhouse = get("CLICKHOUSE_URL").map(|url| ClickHouseSettings {
             url,
             database: get("CLICKHOUSE_DATABASE").unwrap_or_else(|| "tollgate".into()),
@@ -559,6 +563,7 @@ mod tests {
             ("JWT_SECRET", "short"),
             ("MASTER_KEY", "not-32-bytes"),
             ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_URL", "sqlite://:memory:"),
             ("OPENAI_BASE_URL", "not a url"),
             ("TOLLGATE_ENV", "staging"),
             ("MOCK_PROVIDER", "yes"),

@@ -211,7 +211,7 @@ impl Tollgate {
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_url, 16)).await??;
         let store: Arc<dyn EventStore> = match &config.clickhouse {
             Some(settings) => Arc::new(ClickHouseEventStore::connect(settings, db.locks()).await?),
-            None => Arc::new(SqlEventStore::new(db.clone())),
+            None => Arc::new(SqlEventStore::new(db.clone())?),
         };
         let spool = Arc::new(Spool::open(&config.data_dir.join("spool")).context("cannot open the event spool")?);
         let pipeline = EventPipeline::start(

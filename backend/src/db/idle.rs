@@ -13,7 +13,7 @@
 
 use std::{panic::AssertUnwindSafe, sync::mpsc};
 
-use super::{ConnectionManager, DbConn, DbError};
+use super::DbError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -55,46 +55,6 @@ fn lower_priority() {
         if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
             let error = std::io::Error::last_os_error();
             tracing::warn!(%error, "cannot run the event writer at idle priority: it runs at normal priority");
-        }
-    }
-}
-
-/// A transaction on a connection of its own, which can move from thread to thread
-/// (SQLite in multi-thread mode lets a connection change threads, one at a time).
-/// Dropped before `commit`, it rolls back: a connection never goes back to the pool
-/// inside a transaction.
-pub struct OpenTransaction {
-    conn: Option<diesel::r2d2::PooledConnection<ConnectionManager>>,
-}
-
-impl OpenTransaction {
-    /// Takes a pooled connection and begins a transaction on it. Blocks.
-    pub fn begin(db: &super::Db) -> Result<Self, DbError> {
-        use diesel::connection::{Connection, TransactionManager};
-        let mut conn = db.pool.get()?;
-        <DbConn as Connection>::TransactionManager::begin_transaction(&mut conn)?;
-        Ok(Self { conn: Some(conn) })
-    }
-
-    pub fn conn(&mut self) -> &mut DbConn {
-        self.conn.as_mut().expect("an open transaction holds its connection")
-    }
-
-    /// Commits (or, when the commit fails, rolls back). Blocks.
-    pub fn commit(mut self) -> Result<(), DbError> {
-        use diesel::connection::{Connection, TransactionManager};
-        let mut conn = self.conn.take().expect("an open transaction holds its connection");
-        Ok(<DbConn as Connection>::TransactionManager::commit_transaction(&mut conn)?)
-    }
-}
-
-impl Drop for OpenTransaction {
-    fn drop(&mut self) {
-        use diesel::connection::{Connection, TransactionManager};
-        if let Some(mut conn) = self.conn.take() {
-            if let Err(error) = <DbConn as Connection>::TransactionManager::rollback_transaction(&mut conn) {
-                tracing::warn!(%error, "rolling back an unfinished transaction failed");
-            }
         }
     }
 }

@@ -5,7 +5,7 @@ pub mod idle;
 pub mod lock;
 pub mod schema;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use diesel::{
     connection::SimpleConnection,
@@ -134,6 +134,8 @@ pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
     kind: DbKind,
     locks: Locks,
+    /// SQLite's database file, for a connection outside the pool (the event writer's).
+    sqlite_path: Option<Arc<str>>,
 }
 
 impl Db {
@@ -141,6 +143,7 @@ impl Db {
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
         let manager = ConnectionManager::new(url)?;
         let (kind, locks) = (manager.kind, manager.locks());
+        let sqlite_path = (kind == DbKind::Sqlite).then(|| Arc::from(manager.url.as_str()));
         if kind == DbKind::Sqlite {
             // One connection first switches a new file to WAL (the mode is kept in the
             // file): the pool opens its connections side by side, and two of them switching
@@ -152,7 +155,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
-        let db = Db { pool, kind, locks };
+        let db = Db { pool, kind, locks, sqlite_path };
         db.migrate()?;
         Ok(db)
     }
@@ -172,6 +175,11 @@ impl Db {
 
     pub fn kind(&self) -> DbKind {
         self.kind
+    }
+
+    /// The SQLite database file; none for PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        self.sqlite_path.as_deref()
     }
 
     pub fn locks(&self) -> Locks {

@@ -208,7 +208,7 @@ pub fn event(gateway: GatewayId, user: UserId, days_ago: i64, latency_ms: u64, o
 async fn feed(app: &TestApp, events: &[RequestEvent], database_url: Option<String>) {
     let url = database_url.unwrap_or_else(|| format!("sqlite://{}", app.data_dir.path().join("tollgate.db").display()));
     let db = tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap();
-    SqlEventStore::new(db).insert(events.into()).await.unwrap();
+    SqlEventStore::new(db).unwrap().insert(events.into()).await.unwrap();
 }
 
 #[tokio::test]

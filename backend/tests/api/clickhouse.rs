@@ -105,7 +105,7 @@ fn locks() -> Locks {
 
 async fn sql_store_of(app: &TestApp) -> SqlEventStore {
     let url = format!("sqlite://{}", app.data_dir.path().join("tollgate.db").display());
-    SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap())
+    SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap()).unwrap()
 }
 
 #[tokio::test]

@@ -182,7 +182,8 @@ async fn a_current_clickhouse_runs_every_migration_and_query_with_the_sql_stores
     let others = history(GatewayId::new(), user, 50);
     let dir = tempfile::TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let sql = SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap());
+    let sql =
+        SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap()).unwrap();
     sql.insert(events.as_slice().into()).await.unwrap();
     sql.insert(others.as_slice().into()).await.unwrap();
 

@@ -141,7 +141,9 @@ pub async fn write_through_the_writer(store: Arc<dyn EventStore>, events: &[Requ
 
 async fn sqlite_store(dir: &tempfile::TempDir) -> Arc<SqlEventStore> {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    Arc::new(SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap()))
+    Arc::new(
+        SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap()).unwrap(),
+    )
 }
 
 fn today(gateway: GatewayId) -> EventFilter {

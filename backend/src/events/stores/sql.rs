@@ -2,13 +2,7 @@
 //! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
 
 use crate::events::{failed_attempts_from_text, failed_attempts_to_text, GatewaySpend, UsageSource};
-use std::{
-    sync::{
-        atomic::{AtomicU8, Ordering},
-        Arc, Mutex,
-    },
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use diesel::{
@@ -22,123 +16,32 @@ use diesel::{
 };
 
 use crate::{
-    db::{
-        idle::{IdleThread, OpenTransaction},
-        schema::request_events,
-        Db, DbConn, DbError, DbKind,
-    },
+    db::{schema::request_events, Db, DbConn, DbKind},
     events::{
         query::{quantile_index, Group, LatencyStats, PERCENTILES},
         statement::{Bind, Dialect, Statement},
+        stores::sqlite_writer::SqliteWriter,
         Cursor, EventFilter, EventStore, IdText, Order, RequestEvent, Summary, Totals,
     },
 };
 
 pub struct SqlEventStore {
     db: Db,
-    /// SQLite's inserts run here while they keep up (`db::idle`).
-    idle: Option<IdleThread>,
-    /// A statement that takes longer than this on the idle thread is starved.
-    starved_after: Duration,
-    /// Until then, batches are written at normal priority: the idle thread was starved.
-    behind_until: Mutex<Option<Instant>>,
+    /// SQLite's inserts, on a connection of their own (`sqlite_writer`).
+    sqlite: Option<SqliteWriter>,
 }
-
-/// A statement of 64 rows takes well under a millisecond on a free core.
-const STARVED_AFTER: Duration = Duration::from_millis(20);
-/// After a starved batch, the writer stays at normal priority this long before it
-/// tries the idle thread again.
-const BEHIND_FOR: Duration = Duration::from_secs(30);
 
 impl SqlEventStore {
-    pub fn new(db: Db) -> Self {
-        let idle = match db.kind() {
-            // PostgreSQL does its work in its own processes.
-            DbKind::Postgres => None,
-            DbKind::Sqlite => IdleThread::spawn("tollgate-events")
-                .inspect_err(|error| tracing::warn!(%error, "no idle-priority thread for the event writer"))
-                .ok(),
-        };
-        Self { db, idle, starved_after: STARVED_AFTER, behind_until: Mutex::new(None) }
+    pub fn new(db: Db) -> anyhow::Result<Self> {
+        let sqlite = db.sqlite_path().map(SqliteWriter::open).transpose()?;
+        Ok(Self { db, sqlite })
     }
 
-    /// Counts a statement on the idle thread as starved after `after` instead (tests).
+    /// SQLite: counts rows on the idle thread as starved after `after` (tests).
     pub fn starved_after(mut self, after: Duration) -> Self {
-        self.starved_after = after;
+        self.sqlite = self.sqlite.map(|writer| writer.starved_after(after));
         self
     }
-
-    fn behind(&self) -> bool {
-        self.behind_until.lock().expect("behind_until lock").is_some_and(|until| Instant::now() < until)
-    }
-
-    /// Writes `events` in one transaction on the idle thread. When that thread does
-    /// not start within `starved_after` (every core is busy), or a statement there
-    /// takes longer, the batch is written, or finished, on the blocking pool.
-    async fn insert_at_idle_priority(&self, idle: &IdleThread, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
-        let unfinished = match self.idle_turn(idle, events.clone()).await? {
-            IdleTurn::Written => return Ok(()),
-            IdleTurn::NotStarted => None,
-            IdleTurn::Starved { open, written } => Some((*open, written)),
-        };
-        *self.behind_until.lock().expect("behind_until lock") = Some(Instant::now() + BEHIND_FOR);
-        tracing::debug!(events = events.len(), "event writer starved at idle priority: writing at normal priority");
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), DbError> {
-            let (mut open, written) = match unfinished {
-                Some(unfinished) => unfinished,
-                None => (OpenTransaction::begin(&db)?, 0),
-            };
-            insert_events(open.conn(), &events, written, None)?;
-            open.commit()
-        })
-        .await
-        .map_err(|_| DbError::Canceled)??;
-        Ok(())
-    }
-
-    async fn idle_turn(&self, idle: &IdleThread, events: Arc<[RequestEvent]>) -> Result<IdleTurn, DbError> {
-        const QUEUED: u8 = 0;
-        const TAKEN: u8 = 1;
-        const GIVEN_UP: u8 = 2;
-        let state = Arc::new(AtomicU8::new(QUEUED));
-        let (db, job_state, starved_after) = (self.db.clone(), state.clone(), self.starved_after);
-        let turn = idle.run(move || -> Result<IdleTurn, DbError> {
-            if job_state.compare_exchange(QUEUED, TAKEN, Ordering::AcqRel, Ordering::Acquire).is_err() {
-                return Ok(IdleTurn::NotStarted);
-            }
-            let mut open = OpenTransaction::begin(&db)?;
-            let written = insert_events(open.conn(), &events, 0, Some(starved_after))?;
-            if written < events.len() {
-                return Ok(IdleTurn::Starved { open: Box::new(open), written });
-            }
-            open.commit()?;
-            Ok(IdleTurn::Written)
-        });
-        tokio::pin!(turn);
-        tokio::select! {
-            turn = &mut turn => turn?,
-            () = tokio::time::sleep(starved_after) => {
-                match state.compare_exchange(QUEUED, GIVEN_UP, Ordering::AcqRel, Ordering::Acquire) {
-                    Ok(_) => Ok(IdleTurn::NotStarted),
-                    // Started in time: it watches its own statements.
-                    Err(_) => turn.await?,
-                }
-            }
-        }
-    }
-}
-
-/// How far the idle thread got with a batch.
-enum IdleTurn {
-    /// Not started in time: the batch is not written.
-    NotStarted,
-    Written,
-    /// Starved after `written` events, its transaction still open.
-    Starved {
-        open: Box<OpenTransaction>,
-        written: usize,
-    },
 }
 
 /// A stored event as read back.
@@ -482,43 +385,25 @@ fn page(
     load::<EventRow>(&sql, conn)
 }
 
-/// Inserts `events[from..]` with statements of 64, 8 and 1 rows, each statement's rows
-/// made (borrowing the events' text) just before it runs. A statement of a fixed
+/// Inserts `events` (PostgreSQL's; SQLite's go through its `SqliteWriter`) with statements of 64, 8 and 1 rows, each statement's
+/// rows made (borrowing the events' text) just before it runs. A statement of a fixed
 /// number of rows is prepared once per connection and reused (diesel caches it); one
-/// of a varying number would be parsed and planned again for every batch, which
-/// costs more than the writing. 32 columns x 64 rows stays well under both
-/// backends' bind limits.
-///
-/// Between statements the thread gives its core back: on a busy machine a call
-/// that needs this core then waits for one statement (a fraction of a millisecond),
-/// never for a whole batch. With `starved_after`, it stops after a statement that
-/// took longer than that. Returns the index of the first event not written. Retried
-/// rows are ignored by id, so a batch needs no more atomicity than its transaction gives.
-fn insert_events(
-    conn: &mut DbConn,
-    events: &[RequestEvent],
-    from: usize,
-    starved_after: Option<Duration>,
-) -> QueryResult<usize> {
-    let mut written = from;
-    while written < events.len() {
-        let (rest, began) = (&events[written..], Instant::now());
-        written += match rest.len() {
-            64.. => insert_array::<64>(conn, &rest[..64])?,
-            8.. => insert_array::<8>(conn, &rest[..8])?,
-            _ => insert_array::<1>(conn, &rest[..1])?,
+/// of a varying number would be parsed and planned again for every batch. 32 columns
+/// x 64 rows stays well under the bind limit. Retried rows are ignored by id.
+fn insert_events(conn: &mut DbConn, events: &[RequestEvent]) -> QueryResult<()> {
+    let mut rest = events;
+    while !rest.is_empty() {
+        rest = match rest.len() {
+            64.. => insert_array::<64>(conn, rest)?,
+            8.. => insert_array::<8>(conn, rest)?,
+            _ => insert_array::<1>(conn, rest)?,
         };
-        if starved_after.is_some_and(|after| began.elapsed() > after) {
-            break;
-        }
-        std::thread::yield_now();
     }
-    Ok(written)
+    Ok(())
 }
 
-/// One statement of the first `N` events; a row whose id is already stored (a retried
-/// batch) is ignored. Returns `N`.
-fn insert_array<const N: usize>(conn: &mut DbConn, events: &[RequestEvent]) -> QueryResult<usize> {
+/// One statement of the first `N` events; returns the others.
+fn insert_array<'e, const N: usize>(conn: &mut DbConn, events: &'e [RequestEvent]) -> QueryResult<&'e [RequestEvent]> {
     let mut ids: [IdText; N] = std::array::from_fn(|_| IdText::new());
     let mut ids = ids.iter_mut();
     let rows: [NewEventRow; N] = std::array::from_fn(|i| NewEventRow::new(ids.next().expect("N ids"), &events[i]));
@@ -534,7 +419,7 @@ fn insert_array<const N: usize>(conn: &mut DbConn, events: &[RequestEvent]) -> Q
             .do_nothing()
             .execute(c),
     }?;
-    Ok(N)
+    Ok(&events[N..])
 }
 
 #[async_trait]
@@ -547,13 +432,11 @@ impl EventStore for SqlEventStore {
     }
 
     async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
-        match &self.idle {
-            Some(idle) if !self.behind() => self.insert_at_idle_priority(idle, events).await,
-            _ => {
-                self.db.run(move |conn| conn.transaction(|conn| insert_events(conn, &events, 0, None))).await?;
-                Ok(())
-            }
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.insert(events).await;
         }
+        self.db.run(move |conn| conn.transaction(|conn| insert_events(conn, &events))).await?;
+        Ok(())
     }
 
     async fn summary(&self, filter: &EventFilter) -> anyhow::Result<Summary> {
