@@ -75,6 +75,12 @@ impl ConnectionManager {
     }
 }
 
+/// SQLite's per-connection settings. WAL lets the event writer and readers work side
+/// by side; busy_timeout makes writers queue instead of failing with SQLITE_BUSY, and
+/// comes first because switching to WAL takes a lock that other new connections may hold.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+    PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
 /// SQLite's process-wide settings, before its first connection opens:
 /// - multi-thread mode: a connection is never used by two threads at once (the pool
 ///   lends each to one task), so SQLite need not lock it around every call;
@@ -104,14 +110,7 @@ impl r2d2::ManageConnection for ConnectionManager {
             DbKind::Sqlite => {
                 configure_sqlite();
                 let mut conn = SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets the event writer and readers work side by side; busy_timeout
-                // makes writers queue instead of failing with SQLITE_BUSY, and comes first
-                // because switching to WAL takes a lock that other new connections may hold.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }
             DbKind::Postgres => {
@@ -134,7 +133,7 @@ pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
     kind: DbKind,
     locks: Locks,
-    /// SQLite's database file, for a connection outside the pool (the event writer's).
+    /// SQLite's database file, for a connection outside the pool (`own_sqlite_connection`).
     sqlite_path: Option<Arc<str>>,
 }
 
@@ -177,9 +176,16 @@ impl Db {
         self.kind
     }
 
-    /// The SQLite database file; none for PostgreSQL.
-    pub fn sqlite_path(&self) -> Option<&str> {
-        self.sqlite_path.as_deref()
+    /// A SQLite connection of the caller's own, outside the pool and set up as the
+    /// pool's are (the event writer's, through rusqlite); none for PostgreSQL.
+    pub fn own_sqlite_connection(&self) -> anyhow::Result<Option<rusqlite::Connection>> {
+        let Some(path) = &self.sqlite_path else {
+            return Ok(None);
+        };
+        configure_sqlite();
+        let conn = rusqlite::Connection::open(&**path)?;
+        conn.execute_batch(SQLITE_PRAGMAS)?;
+        Ok(Some(conn))
     }
 
     pub fn locks(&self) -> Locks {

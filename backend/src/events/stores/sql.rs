@@ -33,7 +33,7 @@ pub struct SqlEventStore {
 
 impl SqlEventStore {
     pub fn new(db: Db) -> anyhow::Result<Self> {
-        let sqlite = db.sqlite_path().map(SqliteWriter::open).transpose()?;
+        let sqlite = db.own_sqlite_connection()?.map(SqliteWriter::new);
         Ok(Self { db, sqlite })
     }
 
@@ -122,7 +122,8 @@ struct NewEventRow<'a> {
     cost_output_nanousd: i64,
 }
 
-fn to_i64(v: u64) -> i64 {
+/// A counter as SQL's BIGINT (saturating).
+pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -385,11 +386,12 @@ fn page(
     load::<EventRow>(&sql, conn)
 }
 
-/// Inserts `events` (PostgreSQL's; SQLite's go through its `SqliteWriter`) with statements of 64, 8 and 1 rows, each statement's
-/// rows made (borrowing the events' text) just before it runs. A statement of a fixed
-/// number of rows is prepared once per connection and reused (diesel caches it); one
-/// of a varying number would be parsed and planned again for every batch. 32 columns
-/// x 64 rows stays well under the bind limit. Retried rows are ignored by id.
+/// Inserts `events` (PostgreSQL's; SQLite's go through its `SqliteWriter`) with
+/// statements of 64, 8 and 1 rows, each statement's rows made (borrowing the events'
+/// text) just before it runs. A statement of a fixed number of rows is prepared once
+/// per connection and reused (diesel caches it); one of a varying number would be
+/// parsed and planned again for every batch. 32 columns x 64 rows stays well under the
+/// bind limit. Retried rows are ignored by id.
 fn insert_events(conn: &mut DbConn, events: &[RequestEvent]) -> QueryResult<()> {
     let mut rest = events;
     while !rest.is_empty() {

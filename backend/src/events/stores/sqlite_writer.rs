@@ -23,6 +23,7 @@ use std::{
 
 use rusqlite::{params, Connection};
 
+use super::sql::to_i64;
 use crate::{
     db::idle::IdleThread,
     events::{failed_attempts_to_text, IdText, RequestEvent},
@@ -55,21 +56,12 @@ pub struct SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the writer's connection to the database file (migrated already).
-    pub fn open(path: &str) -> anyhow::Result<Self> {
-        let conn = Connection::open(path)?;
-        // busy_timeout: queue behind another writer instead of failing with SQLITE_BUSY.
-        // The file is in WAL mode already (set by the pool's first connection).
-        conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")?;
+    /// The writer, on `conn` (to a database migrated already).
+    pub fn new(conn: Connection) -> Self {
         let idle = IdleThread::spawn("tollgate-events")
             .inspect_err(|error| tracing::warn!(%error, "no idle-priority thread for the event writer"))
             .ok();
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            idle,
-            starved_after: STARVED_AFTER,
-            behind_until: Mutex::new(None),
-        })
+        Self { conn: Arc::new(Mutex::new(conn)), idle, starved_after: STARVED_AFTER, behind_until: Mutex::new(None) }
     }
 
     /// Counts rows on the idle thread as starved after `after` instead (tests).
@@ -81,21 +73,21 @@ impl SqliteWriter {
     /// Stores `events` (a retried batch's rows already stored are ignored).
     pub async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
         let written = match &self.idle {
-            Some(idle) if !self.behind() => self.idle_turn(idle, events.clone()).await?,
+            Some(idle) if !self.behind() => {
+                let written = self.idle_turn(idle, events.clone()).await?;
+                if written < events.len() {
+                    tracing::debug!(
+                        events = events.len(),
+                        "event writer starved at idle priority: writing at normal priority"
+                    );
+                    *self.behind_until.lock().expect("behind_until lock") = Some(Instant::now() + BEHIND_FOR);
+                }
+                written
+            }
             _ => 0,
         };
         if written == events.len() {
             return Ok(());
-        }
-        if self.idle.is_some() {
-            let mut behind = self.behind_until.lock().expect("behind_until lock");
-            if behind.is_none_or(|until| Instant::now() >= until) {
-                tracing::debug!(
-                    events = events.len(),
-                    "event writer starved at idle priority: writing at normal priority"
-                );
-                *behind = Some(Instant::now() + BEHIND_FOR);
-            }
         }
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
@@ -202,8 +194,4 @@ fn insert(
     }
     tx.commit()?;
     Ok(written)
-}
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
