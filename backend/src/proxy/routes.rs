@@ -133,7 +133,7 @@ pub async fn messages(req: HttpRequest, payload: web::Payload, proxy: web::Data<
 /// One metered call on either surface.
 async fn serve(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>, surface: Protocol) -> HttpResponse {
     // A step of the call: the worker polls for the next (the provider's answer).
-    busy_poll::active();
+    busy_poll::arrived();
     let started = Instant::now();
     let mut timing = ServerTiming::start(started);
     let event_id = EventId::new();
