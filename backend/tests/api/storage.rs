@@ -255,6 +255,20 @@ async fn retention_deletes_only_old_events(url: &str) {
     assert_eq!(left.len(), 2, "today and yesterday are within three days");
 }
 
+/// A new SQLite database keeps its rows in 16 KiB pages (cheaper event inserts), on
+/// the pool's connections and the event writer's alike.
+#[tokio::test]
+async fn a_new_sqlite_database_has_16_kib_pages() {
+    let (url, dir) = sqlite();
+    let db = connect(&url).await;
+    let writer = db.own_sqlite_connection().unwrap().expect("a SQLite database");
+    let page_size: i64 = writer.query_row("PRAGMA page_size", [], |row| row.get(0)).unwrap();
+    assert_eq!(page_size, 16384);
+    let file = std::fs::read(dir.path().join("t.db")).unwrap();
+    // The header's page size (bytes 16-17, big-endian) is what the file was made with.
+    assert_eq!(u16::from_be_bytes([file[16], file[17]]), 16384);
+}
+
 /// SQLite's inserts run on a thread of their own at idle priority (`SCHED_IDLE`):
 /// the kernel gives it only a core nothing else wants, so writing events never
 /// delays a call. When that thread is starved, a batch is finished at normal priority.
