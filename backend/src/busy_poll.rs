@@ -10,9 +10,9 @@
 //! call. A worker that polls for those microseconds is still running when the next
 //! step's bytes arrive.
 //!
-//! It is bounded: after a call's last step (`active`), a worker polls for at most the
-//! window (`BUSY_POLL_US`), giving its core to any other thread that is ready to run
-//! at every turn, and then sleeps as before. An idle server does not poll at all.
+//! It is bounded: after a call's last step (`arrived`, `active`), a worker polls for at
+//! most the window (`BUSY_POLL_US`), giving its core to any other thread that is ready
+//! to run at every turn, and then sleeps as before. An idle server does not poll at all.
 //! `BUSY_POLL_US=0` turns it off.
 //!
 //! It only pays while a worker waits on one call at a time. A worker that takes in
