@@ -83,12 +83,12 @@ fn step(arrival: bool) {
         if !p.on.get() {
             return;
         }
-        if arrival {
-            p.arrivals.set(p.arrivals.get().saturating_add(1));
-        }
         let now = Instant::now();
         if p.quiet_until.get().is_some_and(|until| now < until) {
             return;
+        }
+        if arrival {
+            p.arrivals.set(p.arrivals.get().saturating_add(1));
         }
         p.last.set(Some(now));
         if let Some(waker) = p.waker.borrow_mut().take() {
