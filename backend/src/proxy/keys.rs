@@ -11,7 +11,7 @@ use std::{
 };
 
 use dashmap::DashMap;
-use hyper::header::{HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue};
 
 use crate::{auth::secrets::key_hint, catalog::providers::Protocol, ids::ProviderKeyId};
 
@@ -34,13 +34,13 @@ impl KeyHeader {
 
     pub fn name(self) -> HeaderName {
         match self {
-            KeyHeader::Bearer => hyper::header::AUTHORIZATION,
+            KeyHeader::Bearer => http::header::AUTHORIZATION,
             KeyHeader::XApiKey => HeaderName::from_static("x-api-key"),
         }
     }
 
     /// The header value that presents `key`, marked sensitive so it is never logged.
-    pub fn value(self, key: &str) -> Result<HeaderValue, hyper::header::InvalidHeaderValue> {
+    pub fn value(self, key: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
         let mut value = match self {
             KeyHeader::Bearer => HeaderValue::try_from(format!("Bearer {key}"))?,
             KeyHeader::XApiKey => HeaderValue::try_from(key)?,

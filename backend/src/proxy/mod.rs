@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod h1;
 pub mod keys;
 mod mock;
 mod record;

@@ -177,12 +177,12 @@ fn admitted_from(req: &HttpRequest, proxy: &Proxy, allowed: &[ipnet::IpNet]) -> 
 
 /// The client's `anthropic-version` and `anthropic-beta`, passed on to Anthropic
 /// (Claude Code turns features on with betas).
-fn anthropic_headers(req: &HttpRequest) -> Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)> {
+fn anthropic_headers(req: &HttpRequest) -> Vec<(http::header::HeaderName, http::header::HeaderValue)> {
     ["anthropic-version", "anthropic-beta"]
         .into_iter()
         .filter_map(|name| {
-            let value = hyper::header::HeaderValue::from_bytes(req.headers().get(name)?.as_bytes()).ok()?;
-            Some((hyper::header::HeaderName::from_static(name), value))
+            let value = http::header::HeaderValue::from_bytes(req.headers().get(name)?.as_bytes()).ok()?;
+            Some((http::header::HeaderName::from_static(name), value))
         })
         .collect()
 }

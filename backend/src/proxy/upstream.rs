@@ -2,34 +2,29 @@
 //! retries on 429 / 5xx / timeouts with the next key, within a deadline. The
 //! built-in mock provider answers here too, so the rest of the path is the same.
 //!
-//! The client is hyper's own pooled HTTP/1.1 client (TLS by rustls): a request is
-//! the prepared URI, two prepared headers and the body's shared bytes, so a call
-//! costs few allocations and no copy of the body.
+//! The client is our own lean HTTP/1.1 client (`h1`), driven in the call's own
+//! task: a request is the prepared path and headers and the body's shared bytes,
+//! written in one vectored write, so a call costs few allocations and no copy of
+//! the body.
 
 use std::{
     collections::HashMap,
     pin::Pin,
-    sync::{Arc, OnceLock},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use actix_web::http::{header::HeaderValue, StatusCode};
 use bytes::Bytes;
-use futures_util::{Stream, TryStreamExt};
-use http_body_util::{BodyDataStream, Full};
-use hyper::{
-    header::{self, HeaderMap},
-    Request, Uri,
-};
-use hyper_rustls::HttpsConnector;
-use hyper_util::{
-    client::legacy::{connect::HttpConnector, Client},
-    rt::{TokioExecutor, TokioTimer},
-};
+use futures_util::Stream;
+use http::Uri;
 
 use tokio::sync::mpsc;
 
-use super::keys::{GatewayKeys, KeyHeader, KeyPool};
+use super::{
+    h1::{self, Origin},
+    keys::{GatewayKeys, KeyHeader, KeyPool},
+};
 use crate::{
     catalog::providers::{Protocol, ProviderInfo, ProviderKind, PROVIDERS},
     config::{Config, OperatorKeys},
@@ -116,55 +111,27 @@ pub enum Keys<'a> {
 pub struct Call<'a> {
     pub provider: &'static ProviderInfo,
     pub path: UpstreamPath,
-    pub headers: &'a [(hyper::header::HeaderName, hyper::header::HeaderValue)],
+    pub headers: &'a [(http::HeaderName, http::HeaderValue)],
     /// Another model is tried when this one fails: then no attempt waits for a
     /// resting key (only the short backoff).
     pub fallback_next: bool,
 }
 
 struct Endpoint {
-    uri: Uri,
+    origin: Origin,
+    /// The path (and query) of generation calls.
+    path: String,
     /// Anthropic's token counting.
-    count_uri: Option<Uri>,
-    /// The `Host` header, made once (the client would format it for every call).
-    host: hyper::header::HeaderValue,
+    count_path: Option<String>,
+    /// The `Host` header's value.
+    host: String,
     protocol: Protocol,
     key_header: KeyHeader,
     keys: KeyPool,
 }
 
-/// The Messages API version Tollgate speaks to Anthropic.
-const ANTHROPIC_VERSION: hyper::header::HeaderValue = hyper::header::HeaderValue::from_static("2023-06-01");
-
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-thread_local! {
-    /// A client, and so a connection pool, per thread. A pooled connection is driven
-    /// by a task on the runtime that opened it; with one pool shared by the server's
-    /// workers, a call on one worker would be answered on another and wait for it to
-    /// wake (a few hundred microseconds here, for every streamed event).
-    static CLIENT: HttpClient = new_client();
-}
-
-fn new_client() -> HttpClient {
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(*CONNECT_TIMEOUT.get().unwrap_or(&Duration::from_secs(10))));
-    http.set_nodelay(true);
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_timer(TokioTimer::new())
-        .build(https)
-}
-
-/// The connection timeout of every provider client (one per worker thread, made on
-/// first use): set once, from the configuration, when `Upstreams` is made.
-static CONNECT_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+/// The Messages API version Tollgate speaks to Anthropic, unless the client names one.
+const ANTHROPIC_VERSION: &[u8] = b"2023-06-01";
 
 pub struct Upstreams {
     /// The providers this server routes to: local servers only when the operator
@@ -175,11 +142,10 @@ pub struct Upstreams {
     first_byte_timeout: Duration,
     metrics: Arc<Metrics>,
     operator_keys: OperatorKeys,
+    connect_timeout: Duration,
     /// Stored keys a provider refused, to be marked invalid in the database.
     refused: mpsc::UnboundedSender<ProviderKeyId>,
 }
-
-const JSON: hyper::header::HeaderValue = hyper::header::HeaderValue::from_static("application/json");
 
 /// How long a key rests after a rate limit without `Retry-After`, or after a failure.
 const RATE_LIMIT_REST: Duration = Duration::from_secs(30);
@@ -210,24 +176,28 @@ impl Upstreams {
                 Protocol::Anthropic => "/v1/messages",
             };
             let key_header = KeyHeader::of(p.protocol());
-            let uri: Uri = format!("{base}{path}")
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{}_BASE_URL gives no valid URL: {e}", p.name.to_uppercase()))?;
+            let setting = format!("{}_BASE_URL", p.name.to_uppercase());
+            let uri: Uri =
+                format!("{base}{path}").parse().map_err(|e| anyhow::anyhow!("{setting} gives no valid URL: {e}"))?;
+            let origin = Origin::of(&uri).map_err(|e| anyhow::anyhow!("{setting}: {e}"))?;
             // Host and port only: credentials in the URL's authority never go in a header.
             let host = match (uri.host(), uri.port_u16()) {
                 (Some(host), Some(port)) => format!("{host}:{port}"),
                 (Some(host), None) => host.to_string(),
-                (None, _) => anyhow::bail!("{}_BASE_URL names no host", p.name.to_uppercase()),
+                (None, _) => anyhow::bail!("{setting} names no host"),
             };
-            let host = host.parse()?;
+            let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
             let keys = KeyPool::new(p.name, key_header, &settings.api_keys)?;
-            let count_uri = match p.protocol() {
-                Protocol::Anthropic => Some(format!("{base}/v1/messages/count_tokens").parse()?),
+            let count_path = match p.protocol() {
+                Protocol::Anthropic => {
+                    let uri: Uri = format!("{base}/v1/messages/count_tokens").parse()?;
+                    Some(uri.path_and_query().map_or("/", |p| p.as_str()).to_string())
+                }
                 Protocol::OpenAi => None,
             };
-            endpoints.insert(p.name, Endpoint { uri, count_uri, host, protocol: p.protocol(), key_header, keys });
+            endpoints
+                .insert(p.name, Endpoint { origin, path, count_path, host, protocol: p.protocol(), key_header, keys });
         }
-        let _ = CONNECT_TIMEOUT.set(config.upstream_connect_timeout);
         Ok(Self {
             endpoints,
             mock: config.mock_provider,
@@ -235,6 +205,7 @@ impl Upstreams {
             first_byte_timeout: config.upstream_first_byte_timeout,
             metrics,
             operator_keys: config.operator_keys.clone(),
+            connect_timeout: config.upstream_connect_timeout,
             refused,
         })
     }
@@ -291,10 +262,15 @@ impl Upstreams {
             return Ok(super::mock::reply(&body));
         }
         let Some(endpoint) = self.endpoints.get(provider.name) else { return Err(SendFailure::not_configured()) };
-        let uri = match call.path {
-            UpstreamPath::Generate => &endpoint.uri,
-            UpstreamPath::CountTokens => endpoint.count_uri.as_ref().ok_or_else(SendFailure::not_configured)?,
+        let path = match call.path {
+            UpstreamPath::Generate => &endpoint.path,
+            UpstreamPath::CountTokens => endpoint.count_path.as_ref().ok_or_else(SendFailure::not_configured)?,
         };
+        // The client's `anthropic-version`, when it sent one, instead of ours.
+        let anthropic_version = (endpoint.protocol == Protocol::Anthropic
+            && !call.headers.iter().any(|(name, _)| name == "anthropic-version"))
+        .then_some((&b"anthropic-version"[..], ANTHROPIC_VERSION));
+        let key_name = endpoint.key_header.name();
         // The caller's own key, when it sent one, for every attempt; else a pool's.
         let (caller_auth, pool) = match keys {
             Keys::Caller(key) => match endpoint.key_header.value(key) {
@@ -316,30 +292,21 @@ impl Upstreams {
                 return Err(SendFailure { failed, ..SendFailure::not_configured() });
             }
             let key_hint = pooled.map(|key| key.hint.clone());
-            let mut request = Request::post(uri.clone())
-                .header(header::HOST, endpoint.host.clone())
-                .header(header::CONTENT_TYPE, JSON)
-                .body(Full::new(body.clone()))
-                .expect("a request of a valid URI and headers");
-            if let Some(auth) = auth {
-                request.headers_mut().insert(endpoint.key_header.name(), auth.clone());
-            }
-            if endpoint.protocol == Protocol::Anthropic {
-                request.headers_mut().insert("anthropic-version", ANTHROPIC_VERSION);
-            }
-            for (name, value) in call.headers {
-                request.headers_mut().insert(name.clone(), value.clone());
-            }
-            let response = CLIENT.with(|client| client.request(request));
+            let headers = [(&b"host"[..], endpoint.host.as_bytes()), (b"content-type", b"application/json")]
+                .into_iter()
+                .chain(auth.map(|auth| (key_name.as_str().as_bytes(), auth.as_bytes())))
+                .chain(anthropic_version)
+                .chain(call.headers.iter().map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes())));
+            let response = h1::post(&endpoint.origin, path, headers, &body, self.connect_timeout);
             let head_by = deadline.min(Instant::now() + self.first_byte_timeout);
             // What this attempt came to, and how long the provider asked to be left alone.
             let (outcome, asked_rest) = match tokio::time::timeout_at(head_by.into(), response).await {
                 Ok(Ok(response)) => {
-                    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
                     self.metrics.upstream_requests.with_label_values(&[provider.name, status_class(status)]).inc();
-                    let asked_rest = if retryable(status) { retry_after(response.headers()) } else { None };
-                    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(content_type);
-                    let body = BodyDataStream::new(response.into_body()).map_err(|e| e.to_string());
+                    let asked_rest = if retryable(status) { retry_after(|name| response.header(name)) } else { None };
+                    let content_type = response.header("content-type").and_then(content_type);
+                    let body = response.body;
                     // The key hint and earlier failures are filled in when the reply is returned.
                     let reply = Reply {
                         status,
@@ -351,7 +318,14 @@ impl Upstreams {
                     };
                     (Ok(reply), asked_rest)
                 }
-                Ok(Err(e)) => (Err(if timed_out(&e) { FailureKind::Timeout } else { FailureKind::Unreachable }), None),
+                Ok(Err(e)) => {
+                    let kind = match e.kind() {
+                        std::io::ErrorKind::TimedOut => FailureKind::Timeout,
+                        _ => FailureKind::Unreachable,
+                    };
+                    tracing::debug!(provider = provider.name, error = %e, "provider call failed");
+                    (Err(kind), None)
+                }
                 Err(_) => (Err(FailureKind::Timeout), None),
             };
             // A pooled key the provider refused is never used again; the next one is tried at once.
@@ -465,24 +439,12 @@ fn backoff(attempts: u32) -> Duration {
 }
 
 /// The provider's content type for our answer: the usual ones without a copy.
-fn content_type(value: &hyper::header::HeaderValue) -> Option<HeaderValue> {
+fn content_type(value: &[u8]) -> Option<HeaderValue> {
     const KNOWN: [&str; 3] = ["application/json", "text/event-stream", "text/event-stream; charset=utf-8"];
-    match KNOWN.iter().find(|known| value.as_bytes().eq_ignore_ascii_case(known.as_bytes())) {
+    match KNOWN.iter().find(|known| value.eq_ignore_ascii_case(known.as_bytes())) {
         Some(known) => Some(HeaderValue::from_static(known)),
-        None => HeaderValue::from_bytes(value.as_bytes()).ok(),
+        None => HeaderValue::from_bytes(value).ok(),
     }
-}
-
-/// Whether a failed request failed by timing out (connecting, most often).
-fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(error);
-    while let Some(error) = source {
-        if error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut) {
-            return true;
-        }
-        source = error.source();
-    }
-    false
 }
 
 fn status_class(status: StatusCode) -> &'static str {
@@ -496,8 +458,8 @@ fn status_class(status: StatusCode) -> &'static str {
 
 /// How long the provider asked to be left alone: OpenAI's `retry-after-ms`, or
 /// `retry-after` in seconds or as an HTTP date; at most 5 minutes.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+fn retry_after<'a>(header: impl Fn(&str) -> Option<&'a [u8]>) -> Option<Duration> {
+    let text = |name: &str| std::str::from_utf8(header(name)?).ok().map(str::trim);
     if let Some(ms) =
         text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).filter(|ms| ms.is_finite() && *ms >= 0.0)
     {
@@ -536,23 +498,16 @@ mod tests {
 
     #[test]
     fn retry_after_is_read_in_each_of_its_forms() {
-        let headers = |pairs: &[(&'static str, &str)]| {
-            let mut map = HeaderMap::new();
-            for (name, value) in pairs {
-                map.insert(*name, value.parse().unwrap());
-            }
-            map
+        let from = |pairs: &[(&str, &str)]| {
+            retry_after(|name| pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_bytes()))
         };
-        assert_eq!(retry_after(&headers(&[("retry-after", "7")])), Some(Duration::from_secs(7)));
-        assert_eq!(
-            retry_after(&headers(&[("retry-after-ms", "1500"), ("retry-after", "7")])),
-            Some(Duration::from_millis(1500))
-        );
+        assert_eq!(from(&[("Retry-After", "7")]), Some(Duration::from_secs(7)));
+        assert_eq!(from(&[("retry-after-ms", "1500"), ("retry-after", "7")]), Some(Duration::from_millis(1500)));
         let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
-        let wait = retry_after(&headers(&[("retry-after", &soon)])).unwrap();
+        let wait = from(&[("retry-after", &soon)]).unwrap();
         assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
-        assert_eq!(retry_after(&headers(&[("retry-after", "86400")])), Some(MAX_ASKED_REST), "capped");
-        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
-        assert_eq!(retry_after(&HeaderMap::new()), None);
+        assert_eq!(from(&[("retry-after", "86400")]), Some(MAX_ASKED_REST), "capped");
+        assert_eq!(from(&[("retry-after", "soon")]), None);
+        assert_eq!(from(&[]), None);
     }
 }
