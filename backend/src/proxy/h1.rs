@@ -303,13 +303,7 @@ impl Conn {
         write_all(&mut self.io, head, body).await?;
         let mut answered = false;
         loop {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut parsed = httparse::Response::new(&mut headers);
-            let status = parsed.parse(&self.buf).map_err(|e| invalid(format!("an invalid answer head: {e}")))?;
-            let httparse::Status::Complete(len) = status else {
-                if self.buf.len() >= MAX_HEAD {
-                    return Err(invalid("an answer head over 64 KiB"));
-                }
+            let Some(Head { len, status, framing, reuse }) = parse_head(&self.buf)? else {
                 match self.fill().await {
                     Ok(0) if !answered => {
                         return Err(io::Error::new(
@@ -324,7 +318,6 @@ impl Conn {
                 }
                 continue;
             };
-            let status = parsed.code.unwrap_or(0);
             if (100..200).contains(&status) {
                 if status == 101 {
                     return Err(invalid("the provider switched protocols"));
@@ -332,12 +325,36 @@ impl Conn {
                 let _ = self.buf.split_to(len);
                 continue;
             }
-            let (framing, reuse) = framing(status, parsed.version == Some(1), parsed.headers)?;
             let head = self.buf.split_to(len).freeze();
             let body = Body { conn: Some(self), framing, reuse, origin: origin.key.clone() };
             return Ok(Response { status, head, body });
         }
     }
+}
+
+/// An answer head, parsed.
+struct Head {
+    len: usize,
+    status: u16,
+    framing: Framing,
+    reuse: bool,
+}
+
+/// The answer head at the start of `buf`; `None` until all of it has come. (Apart from
+/// `exchange`, so that the parser's header table is not kept in its future.)
+fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let status = parsed.parse(buf).map_err(|e| invalid(format!("an invalid answer head: {e}")))?;
+    let httparse::Status::Complete(len) = status else {
+        return match buf.len() >= MAX_HEAD {
+            true => Err(invalid("an answer head over 64 KiB")),
+            false => Ok(None),
+        };
+    };
+    let status = parsed.code.unwrap_or(0);
+    let (framing, reuse) = framing(status, parsed.version == Some(1), parsed.headers)?;
+    Ok(Some(Head { len, status, framing, reuse }))
 }
 
 fn invalid(message: impl Into<String>) -> io::Error {
