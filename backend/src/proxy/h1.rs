@@ -437,6 +437,12 @@ fn checkin(origin: &Arc<str>, mut conn: Conn) {
     conn.idle_since = Instant::now();
     POOL.with_borrow_mut(|pool| {
         let idle = pool.entry(origin.clone()).or_default();
+        // Connections go in and out at the end, so the oldest are at the start: those
+        // past the idle timeout are closed here, not left to the server's close.
+        if idle.first().is_some_and(|oldest| oldest.idle_since.elapsed() >= IDLE_TIMEOUT) {
+            let stale = idle.partition_point(|c| c.idle_since.elapsed() >= IDLE_TIMEOUT);
+            idle.drain(..stale);
+        }
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
@@ -831,6 +837,28 @@ mod tests {
         let error = call(&origin, "{}").await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error}");
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn connections_idle_past_the_timeout_are_closed_when_another_comes_back() {
+        let (origin, accepted) = server(|mut stream, _| async move {
+            while read_request(&mut stream).await.is_some() {
+                stream.write_all(OK).await.unwrap();
+            }
+        })
+        .await;
+        let (a, b) = tokio::join!(call(&origin, "{}"), call(&origin, "{}"));
+        a.unwrap();
+        b.unwrap();
+        let idle = || POOL.with_borrow(|pool| pool.get(&origin.key).map_or(0, Vec::len));
+        assert_eq!((accepted.load(Ordering::SeqCst), idle()), (2, 2));
+        POOL.with_borrow_mut(|pool| {
+            let oldest = &mut pool.get_mut(&origin.key).unwrap()[0];
+            oldest.idle_since = oldest.idle_since.checked_sub(IDLE_TIMEOUT).unwrap();
+        });
+        call(&origin, "{}").await.unwrap();
+        assert_eq!(idle(), 1, "the stale connection is gone, the one just used is back");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
