@@ -6,6 +6,7 @@
 use std::{
     future::Future,
     pin::Pin,
+    sync::LazyLock,
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -226,7 +227,8 @@ pub async fn relay_stream<D: StreamDialect>(
 
 /// The body's first piece when it is already at hand: most providers send the
 /// response's head and first events together. Polled once, then once more after the
-/// connection's own task has had a turn to hand over what it has read. Relayed at the
+/// runtime has looked at its sockets again (a yield), for events a moment behind the
+/// head. Relayed at the
 /// first poll, it leaves in the same write as the response's head, so the client
 /// wakes once for both; otherwise the head leaves alone, at once.
 async fn at_hand(body: &mut BodyStream) -> Option<Option<Result<Bytes, String>>> {
@@ -271,6 +273,12 @@ pub fn data_lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// Searches made once (`memmem::find` makes one for every search).
+static USAGE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"usage\""));
+static ERROR: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"error\""));
+static CONTENT_BLOCK_DELTA: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\"content_block_delta\""));
+
 /// An OpenAI stream to an OpenAI client: every event passes as it came, except the
 /// usage chunk Tollgate asked for on the client's behalf.
 pub struct OpenAiPassthrough {
@@ -286,7 +294,7 @@ impl OpenAiPassthrough {
                 continue;
             }
             progress.started = true;
-            if memmem::find(data, b"\"usage\"").is_none() && memmem::find(data, b"\"error\"").is_none() {
+            if USAGE.find(data).is_none() && ERROR.find(data).is_none() {
                 continue;
             }
             let Ok(peek) = serde_json::from_slice::<Peek>(data) else { continue };
@@ -343,7 +351,7 @@ struct AnthropicEventPeek<'a> {
 /// Whether an Anthropic event is a content delta, from its first bytes (its `type`
 /// leads it): most of a stream, and nothing to meter once content has begun.
 fn is_content_delta(data: &[u8]) -> bool {
-    memmem::find(&data[..data.len().min(48)], b"\"content_block_delta\"").is_some()
+    CONTENT_BLOCK_DELTA.find(&data[..data.len().min(48)]).is_some()
 }
 
 impl StreamDialect for AnthropicPassthrough {
