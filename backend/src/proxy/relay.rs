@@ -214,8 +214,8 @@ pub async fn relay_stream<D: StreamDialect>(
         scanned: 0,
         meter: Some(StreamMeter { record, progress: StreamProgress::default() }),
         dialect,
-        idle: Box::pin(tokio::time::sleep(limits.idle)),
-        deadline: Box::pin(tokio::time::sleep(limits.total)),
+        timer: Box::pin(tokio::time::sleep(limits.idle.min(limits.total))),
+        ends_by: tokio::time::Instant::now() + limits.total,
         idle_timeout: limits.idle,
     };
     HttpResponse::build(reply.status)
@@ -412,8 +412,10 @@ struct SseRelay<D> {
     /// `None` once the call is metered.
     meter: Option<StreamMeter>,
     dialect: D,
-    idle: Pin<Box<Sleep>>,
-    deadline: Pin<Box<Sleep>>,
+    /// Fires `idle_timeout` after the last piece came, or at `ends_by`, whichever is
+    /// sooner: either way the stream ends as a timeout.
+    timer: Pin<Box<Sleep>>,
+    ends_by: tokio::time::Instant,
     idle_timeout: Duration,
 }
 
@@ -507,7 +509,7 @@ impl<D: StreamDialect> Stream for SseRelay<D> {
             if self.meter.is_none() {
                 return Poll::Ready(None);
             }
-            if self.deadline.as_mut().poll(cx).is_ready() || self.idle.as_mut().poll(cx).is_ready() {
+            if self.timer.as_mut().poll(cx).is_ready() {
                 let error = OpenAiError::upstream_timeout(self.provider());
                 return self.fail(error);
             }
@@ -519,8 +521,8 @@ impl<D: StreamDialect> Stream for SseRelay<D> {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
                     busy_poll::active();
-                    let idle_until = tokio::time::Instant::now() + self.idle_timeout;
-                    self.idle.as_mut().reset(idle_until);
+                    let until = (tokio::time::Instant::now() + self.idle_timeout).min(self.ends_by);
+                    self.timer.as_mut().reset(until);
                     self.buffer.extend_from_slice(&chunk);
                     let out = self.drain_events();
                     if self.buffer.len() > MAX_EVENT_BYTES {
