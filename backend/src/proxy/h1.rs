@@ -46,8 +46,10 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 /// A chunk-size or trailer line, at most.
 const MAX_LINE: usize = 4096;
-/// Reads go into at least this much free buffer.
+/// Reads go into at least this much free buffer, more for a large answer: the
+/// size doubles after each read that filled it, up to `MAX_READ_SIZE`.
 const READ_SIZE: usize = 8 * 1024;
+const MAX_READ_SIZE: usize = 256 * 1024;
 /// A connection's buffer above this size is not kept when it goes back to the pool.
 const KEEP_BUFFER: usize = 64 * 1024;
 
@@ -109,39 +111,20 @@ impl Response {
 pub async fn post<'h>(
     origin: &Origin,
     path: &str,
-    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])> + Clone,
     body: &Bytes,
     connect_timeout: Duration,
 ) -> io::Result<Response> {
-    let mut out = OUT.take();
-    out.clear();
-    out.extend_from_slice(b"POST ");
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        out.extend_from_slice(name);
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
-        out.extend_from_slice(b"\r\n");
+    if let Some(mut conn) = checkout(origin) {
+        conn.write_head(path, headers.clone(), body.len());
+        match conn.exchange(origin, body).await {
+            Err(e) if unanswered(&e) => {}
+            answer => return answer,
+        }
     }
-    out.extend_from_slice(b"content-length: ");
-    out.extend_from_slice(itoa(body.len(), &mut [0; 20]));
-    out.extend_from_slice(b"\r\n\r\n");
-    let answer = match checkout(origin) {
-        Some(conn) => match conn.exchange(origin, &out, body).await {
-            Err(e) if unanswered(&e) => connect(origin, connect_timeout).await?.exchange(origin, &out, body).await,
-            answer => answer,
-        },
-        None => connect(origin, connect_timeout).await?.exchange(origin, &out, body).await,
-    };
-    OUT.set(out);
-    answer
-}
-
-thread_local! {
-    /// The request head being written: one buffer per thread, lent to a call while it
-    /// writes and reads the answer's head.
-    static OUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    let mut conn = connect(origin, connect_timeout).await?;
+    conn.write_head(path, headers, body.len());
+    conn.exchange(origin, body).await
 }
 
 /// Failures that show the server answered nothing at all (an idle connection it
@@ -235,6 +218,10 @@ struct Conn {
     io: Io,
     /// What was read and not handed out yet.
     buf: BytesMut,
+    /// The request head being written (kept for the connection's next request).
+    out: Vec<u8>,
+    /// How much free buffer the next read gets.
+    read_size: usize,
     idle_since: Instant,
 }
 
@@ -265,19 +252,29 @@ async fn connect(origin: &Origin, timeout: Duration) -> io::Result<Conn> {
     let io = tokio::time::timeout(timeout, open)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {} timed out", origin.key)))??;
-    Ok(Conn { io, buf: BytesMut::with_capacity(READ_SIZE), idle_since: Instant::now() })
+    Ok(Conn {
+        io,
+        buf: BytesMut::with_capacity(READ_SIZE),
+        out: Vec::new(),
+        read_size: READ_SIZE,
+        idle_since: Instant::now(),
+    })
 }
 
 impl Conn {
     /// Reads more into the buffer: the count read, 0 at the end of the connection.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < READ_SIZE / 2 {
-            self.buf.reserve(READ_SIZE);
+        if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+            self.buf.reserve(self.read_size);
         }
         let spare = self.buf.spare_capacity_mut();
+        let room = spare.len();
         let mut read = ReadBuf::uninit(spare);
         ready!(Pin::new(&mut self.io).poll_read(cx, &mut read))?;
         let n = read.filled().len();
+        if n == room {
+            self.read_size = (self.read_size * 2).min(MAX_READ_SIZE);
+        }
         // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
         unsafe { self.buf.set_len(self.buf.len() + n) };
         Poll::Ready(Ok(n))
@@ -296,11 +293,29 @@ impl Conn {
         Pin::new(&mut self.io).poll_read(&mut cx, &mut read).is_pending()
     }
 
-    /// Writes a request and reads the answer's head (skipping `1xx` ones): the
-    /// response, its body to read. Only a failure before any byte of answer keeps its
-    /// kind of connection error (`unanswered`).
-    async fn exchange(mut self, origin: &Origin, head: &[u8], body: &[u8]) -> io::Result<Response> {
-        write_all(&mut self.io, head, body).await?;
+    /// The request head, with `content-length: body_len` added.
+    fn write_head<'h>(&mut self, path: &str, headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>, body_len: usize) {
+        let out = &mut self.out;
+        out.clear();
+        out.extend_from_slice(b"POST ");
+        out.extend_from_slice(path.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in headers {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa(body_len, &mut [0; 20]));
+        out.extend_from_slice(b"\r\n\r\n");
+    }
+
+    /// Writes the request (its head from `write_head`) and reads the answer's head
+    /// (skipping `1xx` ones): the response, its body to read. Only a failure before any
+    /// byte of answer keeps its kind of connection error (`unanswered`).
+    async fn exchange(mut self, origin: &Origin, body: &[u8]) -> io::Result<Response> {
+        write_all(&mut self.io, &self.out, body).await?;
         let mut answered = false;
         loop {
             let Some(Head { len, status, framing, reuse }) = parse_head(&self.buf)? else {
@@ -434,6 +449,10 @@ fn checkin(origin: &Arc<str>, mut conn: Conn) {
     if conn.buf.capacity() > KEEP_BUFFER {
         conn.buf = BytesMut::with_capacity(READ_SIZE);
     }
+    if conn.out.capacity() > KEEP_BUFFER {
+        conn.out = Vec::new();
+    }
+    conn.read_size = READ_SIZE;
     conn.idle_since = Instant::now();
     POOL.with_borrow_mut(|pool| {
         let idle = pool.entry(origin.clone()).or_default();
@@ -767,6 +786,24 @@ mod tests {
         // Before the stream is asked for its end, the connection is idle again.
         POOL.with_borrow(|pool| assert_eq!(pool.get(&origin.key).map(Vec::len), Some(1)));
         assert!(body.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_large_answer_arrives_whole() {
+        let (origin, _) = server(|mut stream, _| async move {
+            while read_request(&mut stream).await.is_some() {
+                let body = "0123456789abcdef".repeat(256 * 1024);
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+                stream.write_all(head.as_bytes()).await.unwrap();
+                stream.write_all(body.as_bytes()).await.unwrap();
+            }
+        })
+        .await;
+        for _ in 0..2 {
+            let (status, body) = call(&origin, "{}").await.unwrap();
+            assert_eq!((status, body.len()), (200, 4 * 1024 * 1024));
+            assert!(body.as_bytes().chunks(16).all(|c| c == b"0123456789abcdef"));
+        }
     }
 
     #[tokio::test]
