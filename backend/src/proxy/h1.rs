@@ -19,6 +19,7 @@ use std::{
     cell::RefCell,
     collections::HashMap,
     io::{self, IoSlice},
+    net::SocketAddr,
     pin::Pin,
     sync::{Arc, OnceLock},
     task::{ready, Context, Poll, Waker},
@@ -26,7 +27,7 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
-use futures_util::Stream;
+use futures_util::{stream::FuturesUnordered, Stream, StreamExt};
 use http::Uri;
 use rustls::pki_types::ServerName;
 use tokio::{
@@ -242,7 +243,8 @@ fn tls() -> &'static TlsConnector {
 
 async fn connect(origin: &Origin, timeout: Duration) -> io::Result<Conn> {
     let open = async {
-        let tcp = TcpStream::connect((&*origin.host, origin.port)).await?;
+        let addresses = tokio::net::lookup_host((&*origin.host, origin.port)).await?;
+        let tcp = first_to_answer(addresses.collect()).await?;
         tcp.set_nodelay(true)?;
         Ok::<_, io::Error>(match &origin.tls {
             None => Io::Plain(tcp),
@@ -259,6 +261,40 @@ async fn connect(origin: &Origin, timeout: Duration) -> io::Result<Conn> {
         read_size: READ_SIZE,
         idle_since: Instant::now(),
     })
+}
+
+/// How long an address has to connect before the next one is tried beside it.
+const STAGGER: Duration = Duration::from_millis(250);
+
+/// A connection to the first of `addresses` that answers. They are tried in order,
+/// the next one as soon as one fails or after `STAGGER` without an answer, the
+/// attempts still pending kept going: a host whose first address does not answer
+/// (an IPv6 route that drops packets, most often) is reached at the next without
+/// waiting out the connection timeout.
+async fn first_to_answer(addresses: Vec<SocketAddr>) -> io::Result<TcpStream> {
+    let mut next = addresses.into_iter();
+    let mut pending = FuturesUnordered::new();
+    let mut last_error = None;
+    loop {
+        if pending.is_empty() {
+            match next.next() {
+                Some(address) => pending.push(TcpStream::connect(address)),
+                None => {
+                    return Err(last_error
+                        .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the host has no address")))
+                }
+            }
+        }
+        tokio::select! {
+            Some(attempt) = pending.next() => match attempt {
+                Ok(tcp) => return Ok(tcp),
+                Err(e) => last_error = Some(e),
+            },
+            () = tokio::time::sleep(STAGGER), if next.len() > 0 => {
+                pending.extend(next.next().map(TcpStream::connect));
+            }
+        }
+    }
 }
 
 impl Conn {
@@ -955,6 +991,43 @@ mod tests {
         .await;
         let https = Origin::of(&plain.key.replace("http://", "https://").parse().unwrap()).unwrap();
         assert!(call(&https, "{}").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_address_that_does_not_answer_is_passed_over_for_the_next() {
+        // A listener whose accept queue is full drops new connections' SYNs: they
+        // neither connect nor fail until the kernel gives up, minutes later.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let silent = socket.listen(0).unwrap();
+        let silent_address = silent.local_addr().unwrap();
+        let mut queued = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(silent_address)).await {
+                Ok(Ok(stream)) => queued.push(stream),
+                Ok(Err(e)) => panic!("{e}"),
+                Err(_) => break,
+            }
+            assert!(queued.len() < 64, "the accept queue never filled");
+        }
+        let answering = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let answering_address = answering.local_addr().unwrap();
+        let tcp =
+            tokio::time::timeout(Duration::from_secs(10), first_to_answer(vec![silent_address, answering_address]))
+                .await
+                .expect("the next address is tried while the first one hangs")
+                .unwrap();
+        assert_eq!(tcp.peer_addr().unwrap(), answering_address);
+
+        let refused = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let tcp = first_to_answer(vec![refused, answering_address]).await.unwrap();
+        assert_eq!(tcp.peer_addr().unwrap(), answering_address, "a refused address is passed over at once");
+        let error = first_to_answer(vec![refused]).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+        drop(queued);
     }
 
     #[test]
