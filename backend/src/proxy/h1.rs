@@ -489,15 +489,14 @@ fn checkin(origin: &Arc<str>, mut conn: Conn) {
         conn.out = Vec::new();
     }
     conn.read_size = READ_SIZE;
-    conn.idle_since = Instant::now();
+    let now = Instant::now();
+    conn.idle_since = now;
     POOL.with_borrow_mut(|pool| {
         let idle = pool.entry(origin.clone()).or_default();
         // Connections go in and out at the end, so the oldest are at the start: those
         // past the idle timeout are closed here, not left to the server's close.
-        if idle.first().is_some_and(|oldest| oldest.idle_since.elapsed() >= IDLE_TIMEOUT) {
-            let stale = idle.partition_point(|c| c.idle_since.elapsed() >= IDLE_TIMEOUT);
-            idle.drain(..stale);
-        }
+        let stale = idle.partition_point(|c| now.duration_since(c.idle_since) >= IDLE_TIMEOUT);
+        idle.drain(..stale);
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
