@@ -96,10 +96,23 @@ pub struct Response {
 impl Response {
     /// The value of the first header `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut headers);
-        parsed.parse(&self.head).ok()?;
-        parsed.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value)
+        // The head passed the parser already (one `name: value` a line, no folded
+        // lines): its lines are read as they are instead of being parsed again.
+        let mut rest = &self.head[..];
+        let mut status_line = true;
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
+            rest = &rest[end + 1..];
+            if std::mem::take(&mut status_line) {
+                continue;
+            }
+            // A line without a colon is the blank one that ends the head.
+            let colon = memchr::memchr(b':', line)?;
+            if line[..colon].eq_ignore_ascii_case(name.as_bytes()) {
+                return Some(line[colon + 1..].trim_ascii());
+            }
+        }
+        None
     }
 }
 
@@ -149,7 +162,8 @@ async fn write_all(io: &mut Io, mut head: &[u8], mut body: &[u8]) -> io::Result<
     io.flush().await
 }
 
-fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+/// `n` in decimal digits, written at the end of `buf`.
+pub(super) fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -858,7 +872,7 @@ mod tests {
         let (origin, _) = server(|mut stream, _| async move {
             read_request(&mut stream).await.unwrap();
             stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 7\r\ncontent-length: 4\r\n\r\nslow")
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 7\r\nX-At: 12:30\nContent-Type:  text/plain \r\ncontent-length: 4\r\n\r\nslow")
                 .await
                 .unwrap();
         })
@@ -866,7 +880,12 @@ mod tests {
         let response = post(&origin, "/", [], &Bytes::new(), Duration::from_secs(5)).await.unwrap();
         assert_eq!(response.status, 429);
         assert_eq!(response.header("retry-after"), Some(&b"7"[..]));
+        // Any case, the value trimmed, a colon in the value, a bare LF line end.
+        assert_eq!(response.header("CONTENT-TYPE"), Some(&b"text/plain"[..]));
+        assert_eq!(response.header("x-at"), Some(&b"12:30"[..]));
         assert_eq!(response.header("x-missing"), None);
+        // The body is not read for headers.
+        assert_eq!(response.header("slow"), None);
     }
 
     #[tokio::test]

@@ -264,12 +264,24 @@ pub trait StreamDialect: Unpin + 'static {
     }
 }
 
-/// The payloads of an event's `data:` lines.
+/// The payloads of an event's `data:` lines (found with `memchr`: a stream's
+/// every byte passes here).
 pub fn data_lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
-    event.split(|b| *b == b'\n').filter_map(|line| {
-        let data = line.strip_prefix(b"data:")?;
-        let data = data.strip_prefix(b" ").unwrap_or(data).trim_ascii_end();
-        (!data.is_empty()).then_some(data)
+    let mut rest = event;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() {
+            let (line, after) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &[][..]),
+            };
+            rest = after;
+            let Some(data) = line.strip_prefix(b"data:") else { continue };
+            let data = data.strip_prefix(b" ").unwrap_or(data).trim_ascii_end();
+            if !data.is_empty() {
+                return Some(data);
+            }
+        }
+        None
     })
 }
 
@@ -278,6 +290,23 @@ static USAGE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finde
 static ERROR: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"error\""));
 static CONTENT_BLOCK_DELTA: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"\"content_block_delta\""));
+
+/// Whether the JSON object `data` may hold the key `finder` looks for (quoted) with a
+/// value other than `null`. A quoted word that is a string value, not a key, is
+/// passed over; when in doubt, the answer is yes and the event is parsed.
+fn has_value(data: &[u8], finder: &memmem::Finder<'_>) -> bool {
+    // `find` in a loop: `find_iter` copies the searcher for every event.
+    let mut rest = data;
+    while let Some(at) = finder.find(rest) {
+        rest = &rest[at + finder.needle().len()..];
+        if let Some(value) = rest.trim_ascii_start().strip_prefix(b":") {
+            if !value.trim_ascii_start().starts_with(b"null") {
+                return true;
+            }
+        }
+    }
+    false
+}
 
 /// An OpenAI stream to an OpenAI client: every event passes as it came, except the
 /// usage chunk Tollgate asked for on the client's behalf.
@@ -294,7 +323,8 @@ impl OpenAiPassthrough {
                 continue;
             }
             progress.started = true;
-            if USAGE.find(data).is_none() && ERROR.find(data).is_none() {
+            // Most chunks carry neither, or `"usage":null` (OpenAI's with the usage asked for).
+            if !has_value(data, &USAGE) && !has_value(data, &ERROR) {
                 continue;
             }
             let Ok(peek) = serde_json::from_slice::<Peek>(data) else { continue };
@@ -577,6 +607,28 @@ mod tests {
         assert_eq!(event_end(b"data: a", 0), Err(7));
         // Resumes where it stopped.
         assert_eq!(event_end(b"data: a\n\n", 7), Ok(9));
+    }
+
+    #[test]
+    fn data_lines_are_the_payloads_of_data_fields() {
+        let event = b"event: x\ndata: {\"a\":1}\r\ndata:[DONE]\n: comment\ndata: \n\ndata: last";
+        let lines: Vec<&[u8]> = data_lines(event).collect();
+        assert_eq!(lines, [&b"{\"a\":1}"[..], b"[DONE]", b"last"]);
+        assert_eq!(data_lines(b"").count(), 0);
+    }
+
+    #[test]
+    fn a_usage_or_error_key_counts_only_with_a_value() {
+        assert!(has_value(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#, &USAGE));
+        assert!(has_value(br#"{"usage" : {"prompt_tokens":1}}"#, &USAGE));
+        assert!(has_value(br#"{"error":{"message":"overloaded"}}"#, &ERROR));
+        // OpenAI's chunks say `"usage":null` until the last one.
+        assert!(!has_value(br#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#, &USAGE));
+        assert!(!has_value(br#"{"usage": null}"#, &USAGE));
+        // The word as a string value, not a key.
+        assert!(!has_value(br#"{"choices":[{"delta":{"content":"usage"}}]}"#, &USAGE));
+        assert!(has_value(br#"{"content":"usage","usage":{"total_tokens":2}}"#, &USAGE));
+        assert!(!has_value(br#"{"choices":[]}"#, &USAGE));
     }
 
     #[test]
