@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod fast_hash;
 pub mod gateways;
 pub mod ids;
 pub mod limits;

@@ -5,7 +5,9 @@ mod litellm;
 pub mod price;
 pub mod providers;
 
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{path::Path, sync::Arc};
+
+use crate::fast_hash::FastMap;
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -59,9 +61,9 @@ impl Route {
 #[derive(Clone, Default)]
 pub struct Catalog {
     /// Keyed by `provider/id`.
-    models: HashMap<String, Arc<CatalogModel>>,
+    models: FastMap<String, Arc<CatalogModel>>,
     /// Plain ids (without a slash) that name exactly one model.
-    plain: HashMap<String, String>,
+    plain: FastMap<String, String>,
 }
 
 #[derive(Deserialize)]

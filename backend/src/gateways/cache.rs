@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dashmap::DashMap;
+use crate::fast_hash::FastDashMap;
 use ipnet::IpNet;
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -82,15 +82,15 @@ const CONCURRENT_LOOKUPS: usize = 4;
 /// Cached answers for one kind of key: the gateways found, and the keys that
 /// named none, each map with its own bound.
 struct Index<K> {
-    found: DashMap<K, (GatewayAuth, Instant)>,
-    missing: DashMap<K, Instant>,
+    found: FastDashMap<K, (GatewayAuth, Instant)>,
+    missing: FastDashMap<K, Instant>,
     /// Lookups in flight, shared by concurrent misses of the same key.
-    loading: DashMap<K, Arc<OnceCell<Option<GatewayAuth>>>>,
+    loading: FastDashMap<K, Arc<OnceCell<Option<GatewayAuth>>>>,
 }
 
 impl<K: Eq + Hash + Clone> Index<K> {
     fn new() -> Self {
-        Self { found: DashMap::new(), missing: DashMap::new(), loading: DashMap::new() }
+        Self { found: FastDashMap::default(), missing: FastDashMap::default(), loading: FastDashMap::default() }
     }
 }
 

@@ -8,8 +8,8 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use crate::fast_hash::FastDashMap;
 use chrono::{Datelike, TimeZone, Utc};
-use dashmap::DashMap;
 
 use super::{Ask, LimitUsage, Limits, RateState, Refused, RefusedBy, Reservation, Window};
 use crate::{events::GatewaySpend, ids::GatewayId};
@@ -123,7 +123,7 @@ impl GatewayState {
 
 #[derive(Default)]
 pub struct MemoryLimits {
-    gateways: DashMap<GatewayId, Arc<Mutex<GatewayState>>>,
+    gateways: FastDashMap<GatewayId, Arc<Mutex<GatewayState>>>,
 }
 
 impl MemoryLimits {

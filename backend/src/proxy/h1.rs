@@ -15,9 +15,9 @@
 //! `Content-Length`, chunked, or by the end of the connection; `1xx` answers
 //! skipped; plain TCP or TLS (rustls, the webpki roots, HTTP/1.1 by ALPN).
 
+use crate::fast_hash::FastMap;
 use std::{
     cell::RefCell,
-    collections::HashMap,
     io::{self, IoSlice},
     net::SocketAddr,
     pin::Pin,
@@ -479,7 +479,7 @@ fn framing(status: u16, http11: bool, headers: &[httparse::Header<'_>]) -> io::R
 thread_local! {
     /// Idle connections per origin. A connection's readiness is tracked by the
     /// runtime that opened it: each thread keeps its own.
-    static POOL: RefCell<HashMap<Arc<str>, Vec<Conn>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<FastMap<Arc<str>, Vec<Conn>>> = RefCell::new(FastMap::default());
 }
 
 /// The most recently used idle connection to `origin` that is still open.

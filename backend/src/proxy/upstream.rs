@@ -7,8 +7,8 @@
 //! written in one vectored write, so a call costs few allocations and no copy of
 //! the body.
 
+use crate::fast_hash::FastMap;
 use std::{
-    collections::HashMap,
     pin::Pin,
     sync::Arc,
     time::{Duration, Instant},
@@ -136,7 +136,7 @@ const ANTHROPIC_VERSION: &[u8] = b"2023-06-01";
 pub struct Upstreams {
     /// The providers this server routes to: local servers only when the operator
     /// named them, so no tenant can make the server call ports on its own host.
-    endpoints: HashMap<&'static str, Endpoint>,
+    endpoints: FastMap<&'static str, Endpoint>,
     mock: bool,
     max_attempts: u32,
     first_byte_timeout: Duration,
@@ -163,7 +163,7 @@ impl Upstreams {
         metrics: Arc<Metrics>,
         refused: mpsc::UnboundedSender<ProviderKeyId>,
     ) -> anyhow::Result<Self> {
-        let mut endpoints = HashMap::new();
+        let mut endpoints = FastMap::default();
         for p in PROVIDERS.iter().filter(|p| p.remote()) {
             let settings = config.provider(p.name);
             let base = match settings.base_url {
