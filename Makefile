@@ -3,7 +3,7 @@
 CARGO ?= cargo
 FRONTEND_SRC := $(shell find frontend/src frontend/public frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run dev test build frontend fmt lint clean mock-upstream bench-analytics bench-hostile bench screenshots
+.PHONY: run dev test build frontend fmt lint clean mock-upstream bench-analytics bench-hostile bench bench-instructions screenshots
 
 ## run: build what is missing or stale (web app included), then start Tollgate on LISTEN_ADDR (127.0.0.1:8080)
 run: build
@@ -43,6 +43,11 @@ bench:
 	$(CARGO) build --release --bins
 	CLICKHOUSE=$(CLICKHOUSE) SOAK=$(SOAK) DURATION=$(DURATION) scripts/bench.py
 	scripts/bench-limits.sh
+
+## bench-instructions: instructions per call under valgrind's callgrind, non-streamed and streamed (repeatable within ~1 %, unlike timings: compare builds with it; DURATION=10: seconds a mode)
+bench-instructions:
+	$(CARGO) build --release --bins
+	DURATION=$(DURATION) scripts/bench-instructions.py
 
 ## mock-upstream: a fake OpenAI- and Anthropic-compatible provider on :9999 (OPENAI_BASE_URL=http://127.0.0.1:9999/v1, ANTHROPIC_BASE_URL=http://127.0.0.1:9999)
 mock-upstream:
