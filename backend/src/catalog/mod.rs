@@ -7,10 +7,10 @@ pub mod providers;
 
 use std::{path::Path, sync::Arc};
 
-use crate::fast_hash::FastMap;
-
 use anyhow::Context;
 use serde::Deserialize;
+
+use crate::fast_hash::FastMap;
 
 pub use price::{CostParts, Price, Usage};
 use providers::ProviderInfo;

@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::fast_hash::FastDashMap;
+use dashmap::DashMap;
 use ipnet::IpNet;
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -32,6 +32,7 @@ use super::{
 use crate::{
     auth::secrets::{self, SecretHash},
     db::{Db, DbConn, DbError},
+    fast_hash::FastDashMap,
     ids::{GatewayId, UserId},
     limits::Limits,
     proxy::keys::GatewayKeys,
@@ -82,15 +83,18 @@ const CONCURRENT_LOOKUPS: usize = 4;
 /// Cached answers for one kind of key: the gateways found, and the keys that
 /// named none, each map with its own bound.
 struct Index<K> {
+    /// Every call's lookup (foldhash: only gateways that exist are in it).
     found: FastDashMap<K, (GatewayAuth, Instant)>,
-    missing: FastDashMap<K, Instant>,
+    /// Keys a caller chose (a made-up gateway id): SipHash, which no caller can
+    /// collide on purpose.
+    missing: DashMap<K, Instant>,
     /// Lookups in flight, shared by concurrent misses of the same key.
-    loading: FastDashMap<K, Arc<OnceCell<Option<GatewayAuth>>>>,
+    loading: DashMap<K, Arc<OnceCell<Option<GatewayAuth>>>>,
 }
 
 impl<K: Eq + Hash + Clone> Index<K> {
     fn new() -> Self {
-        Self { found: FastDashMap::default(), missing: FastDashMap::default(), loading: FastDashMap::default() }
+        Self { found: FastDashMap::default(), missing: DashMap::new(), loading: DashMap::new() }
     }
 }
 

@@ -8,11 +8,10 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use crate::fast_hash::FastDashMap;
 use chrono::{Datelike, TimeZone, Utc};
 
 use super::{Ask, LimitUsage, Limits, RateState, Refused, RefusedBy, Reservation, Window};
-use crate::{events::GatewaySpend, ids::GatewayId};
+use crate::{events::GatewaySpend, fast_hash::FastDashMap, ids::GatewayId};
 
 const MINUTE_MS: f64 = 60_000.0;
 const DAY_MS: u64 = 86_400_000;

@@ -15,7 +15,6 @@
 //! `Content-Length`, chunked, or by the end of the connection; `1xx` answers
 //! skipped; plain TCP or TLS (rustls, the webpki roots, HTTP/1.1 by ALPN).
 
-use crate::fast_hash::FastMap;
 use std::{
     cell::RefCell,
     io::{self, IoSlice},
@@ -35,6 +34,8 @@ use tokio::{
     net::TcpStream,
 };
 use tokio_rustls::{client::TlsStream, TlsConnector};
+
+use crate::fast_hash::FastMap;
 
 /// Idle connections kept per thread and origin.
 const MAX_IDLE: usize = 256;

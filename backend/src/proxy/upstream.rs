@@ -7,7 +7,6 @@
 //! written in one vectored write, so a call costs few allocations and no copy of
 //! the body.
 
-use crate::fast_hash::FastMap;
 use std::{
     pin::Pin,
     sync::Arc,
@@ -29,6 +28,7 @@ use crate::{
     catalog::providers::{Protocol, ProviderInfo, ProviderKind, PROVIDERS},
     config::{Config, OperatorKeys},
     error::OpenAiError,
+    fast_hash::FastMap,
     ids::ProviderKeyId,
     metrics::Metrics,
 };
