@@ -295,7 +295,7 @@ static CONTENT_BLOCK_DELTA: LazyLock<memmem::Finder<'static>> =
 /// value other than `null`. A quoted word that is a string value, not a key, is
 /// passed over; when in doubt, the answer is yes and the event is parsed.
 fn has_value(data: &[u8], finder: &memmem::Finder<'_>) -> bool {
-    // `find` in a loop: `find_iter` copies the searcher for every event.
+    // `find` in a loop: `find_iter` copies the searcher on every call.
     let mut rest = data;
     while let Some(at) = finder.find(rest) {
         rest = &rest[at + finder.needle().len()..];

@@ -49,8 +49,8 @@ impl ServerTiming {
     }
 }
 
-/// The header's text, written by hand: through `fmt`, it cost more than the rest of
-/// the data plane's headers together.
+/// The header's text, written by hand (through `fmt`'s float formatting it took
+/// about 2,000 instructions a call).
 struct Line {
     buf: [u8; 96],
     len: usize,
