@@ -80,3 +80,34 @@ pub async fn read_body(
     drop(held.split(held.num_permits().saturating_sub(fits)));
     Ok((body.freeze(), held))
 }
+
+/// Pieces of bytes, in order, as one: a piece that comes alone is passed on as it
+/// is, uncopied.
+#[derive(Default)]
+pub struct Joined {
+    first: Option<Bytes>,
+    rest: BytesMut,
+}
+
+impl Joined {
+    pub fn push(&mut self, piece: Bytes) {
+        if piece.is_empty() {
+            return;
+        }
+        match self.first.take() {
+            None if self.rest.is_empty() => self.first = Some(piece),
+            first => {
+                self.rest.extend_from_slice(&first.unwrap_or_default());
+                self.rest.extend_from_slice(&piece);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.first.as_ref().map_or(self.rest.len(), Bytes::len)
+    }
+
+    pub fn into_bytes(self) -> Bytes {
+        self.first.unwrap_or_else(|| self.rest.freeze())
+    }
+}

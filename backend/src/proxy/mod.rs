@@ -10,6 +10,7 @@ mod record;
 mod relay;
 mod request;
 pub mod routes;
+mod sse;
 mod timing;
 mod translate;
 mod upstream;

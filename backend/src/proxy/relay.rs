@@ -23,7 +23,9 @@ use serde_json::Value;
 use tokio::time::Sleep;
 
 use super::{
+    body::Joined,
     record::{CallRecord, Failure},
+    sse::{data_lines, Events},
     timing::ServerTiming,
     translate::{anthropic_answer, anthropic_stream::stream_failure, openai_answer, openai_stream},
     upstream::{BodyStream, Reply},
@@ -47,7 +49,14 @@ pub struct StreamLimits {
     pub total: Duration,
 }
 
-/// The parts of a completion or chunk that metering reads.
+/// A whole completion's usage, read without the rest of it (its other fields are
+/// skipped, not collected).
+#[derive(Deserialize)]
+struct UsagePeek {
+    usage: Option<OpenAiUsage>,
+}
+
+/// The parts of a chunk (or an error answer) that metering reads.
 #[derive(Deserialize)]
 struct Peek {
     usage: Option<OpenAiUsage>,
@@ -69,14 +78,15 @@ fn describe_error(error: Option<&Value>, status: StatusCode) -> Failure {
 /// Reads a whole answer by the deadline: the error, if any, for `provider`.
 async fn read_all(mut body: BodyStream, deadline: Instant, provider: &str) -> Result<Bytes, OpenAiError> {
     let read = async {
-        let mut out = BytesMut::new();
+        // An answer that came in one piece (most do) is passed on uncopied.
+        let mut out = Joined::default();
         while let Some(chunk) = body.next().await {
-            out.extend_from_slice(&chunk.map_err(|_| OpenAiError::upstream_failed(provider, 502))?);
+            out.push(chunk.map_err(|_| OpenAiError::upstream_failed(provider, 502))?);
             if out.len() > MAX_BODY {
                 return Err(OpenAiError::upstream_too_large(provider, MAX_BODY));
             }
         }
-        Ok(out.freeze())
+        Ok(out.into_bytes())
     };
     tokio::time::timeout_at(deadline.into(), read)
         .await
@@ -118,7 +128,7 @@ pub async fn relay_whole(
     if status.is_success() {
         let (body, usage) = match (surface, provider) {
             (Protocol::OpenAi, Protocol::OpenAi) => {
-                let usage = serde_json::from_slice::<Peek>(&body).ok().and_then(|p| p.usage);
+                let usage = serde_json::from_slice::<UsagePeek>(&body).ok().and_then(|p| p.usage);
                 (body, usage.map(Usage::from))
             }
             (Protocol::Anthropic, Protocol::Anthropic) => {
@@ -210,8 +220,7 @@ pub async fn relay_stream<D: StreamDialect>(
     let relay = SseRelay {
         upstream: reply.body,
         first,
-        buffer: BytesMut::new(),
-        scanned: 0,
+        events: Events::default(),
         meter: Some(StreamMeter { record, progress: StreamProgress::default() }),
         dialect,
         timer: Box::pin(tokio::time::sleep(limits.idle.min(limits.total))),
@@ -252,9 +261,10 @@ pub struct StreamProgress {
 
 /// How the events of one kind of stream are read, and what the client gets of them.
 pub trait StreamDialect: Unpin + 'static {
-    /// Reads one complete event (its lines and blank line) and appends what the
-    /// client gets to `out`.
-    fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut);
+    /// Reads one complete event (its lines and blank line): true when the client
+    /// gets it as it came; otherwise what the client gets instead, if anything, is
+    /// appended to `replacement`.
+    fn event(&mut self, event: &[u8], progress: &mut StreamProgress, replacement: &mut BytesMut) -> bool;
     /// The provider's end-of-stream marker, named when a stream ends without it.
     fn end_marker(&self) -> &'static str;
     /// An error told to the client in-band (the status line is long gone), in the
@@ -262,27 +272,6 @@ pub trait StreamDialect: Unpin + 'static {
     fn error_event(&self, error: &OpenAiError) -> Bytes {
         Bytes::from(format!("data: {}\n\n", error.body()))
     }
-}
-
-/// The payloads of an event's `data:` lines (found with `memchr`: a stream's
-/// every byte passes here).
-pub fn data_lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = event;
-    std::iter::from_fn(move || {
-        while !rest.is_empty() {
-            let (line, after) = match memchr::memchr(b'\n', rest) {
-                Some(i) => (&rest[..i], &rest[i + 1..]),
-                None => (rest, &[][..]),
-            };
-            rest = after;
-            let Some(data) = line.strip_prefix(b"data:") else { continue };
-            let data = data.strip_prefix(b" ").unwrap_or(data).trim_ascii_end();
-            if !data.is_empty() {
-                return Some(data);
-            }
-        }
-        None
-    })
 }
 
 /// Searches made once (`memmem::find` makes one for every search).
@@ -345,10 +334,8 @@ impl OpenAiPassthrough {
 }
 
 impl StreamDialect for OpenAiPassthrough {
-    fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut) {
-        if self.keep(&event, progress) {
-            out.unsplit(event);
-        }
+    fn event(&mut self, event: &[u8], progress: &mut StreamProgress, _: &mut BytesMut) -> bool {
+        self.keep(event, progress)
     }
 
     fn end_marker(&self) -> &'static str {
@@ -385,8 +372,8 @@ fn is_content_delta(data: &[u8]) -> bool {
 }
 
 impl StreamDialect for AnthropicPassthrough {
-    fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut) {
-        for data in data_lines(&event) {
+    fn event(&mut self, event: &[u8], progress: &mut StreamProgress, _: &mut BytesMut) -> bool {
+        for data in data_lines(event) {
             if progress.started && is_content_delta(data) {
                 continue;
             }
@@ -415,7 +402,7 @@ impl StreamDialect for AnthropicPassthrough {
                 progress.usage = Some(self.usage.into());
             }
         }
-        out.unsplit(event);
+        true
     }
 
     fn end_marker(&self) -> &'static str {
@@ -436,9 +423,7 @@ struct SseRelay<D> {
     upstream: BodyStream,
     /// What the upstream gave before the relay began (`at_hand`), taken at the first poll.
     first: Option<Option<Result<Bytes, String>>>,
-    buffer: BytesMut,
-    /// How far `buffer` is known to hold no event boundary.
-    scanned: usize,
+    events: Events,
     /// `None` once the call is metered.
     meter: Option<StreamMeter>,
     dialect: D,
@@ -449,55 +434,26 @@ struct SseRelay<D> {
     idle_timeout: Duration,
 }
 
-/// The end of the first complete event in `buf` (after its blank line), looking
-/// from `from` on; otherwise how far the buffer holds no boundary. Each byte is
-/// looked at once however the events arrive, so a stream costs linear time.
-fn event_end(buf: &[u8], from: usize) -> Result<usize, usize> {
-    let mut at = from;
-    while let Some(i) = memchr::memchr(b'\n', &buf[at..]).map(|i| at + i) {
-        match &buf[i + 1..] {
-            [b'\n', ..] => return Ok(i + 2),
-            [b'\r', b'\n', ..] => return Ok(i + 3),
-            // Too little after this line end to tell yet.
-            [] | [b'\r'] => return Err(i),
-            _ => at = i + 1,
-        }
-    }
-    Err(buf.len())
-}
-
 impl<D: StreamDialect> SseRelay<D> {
     fn provider(&self) -> &'static str {
         self.meter.as_ref().map_or("", |m| m.record.provider)
     }
 
-    /// Passes one event to the dialect, noting the time to first token.
-    fn inspect_event(&mut self, event: BytesMut, out: &mut BytesMut) {
-        let Some(meter) = self.meter.as_mut() else {
-            out.unsplit(event);
-            return;
-        };
-        self.dialect.event(event, &mut meter.progress, out);
-        if meter.progress.started && meter.record.ttft.is_none() {
-            meter.record.ttft = Some(meter.record.elapsed());
-        }
-    }
-
-    /// Takes the complete events from the buffer: the bytes to pass on.
-    fn drain_events(&mut self) -> Bytes {
-        let mut out = BytesMut::new();
-        loop {
-            match event_end(&self.buffer, self.scanned) {
-                Ok(end) => {
-                    let event = self.buffer.split_to(end);
-                    self.scanned = 0;
-                    self.inspect_event(event, &mut out);
-                }
-                Err(scanned) => {
-                    self.scanned = scanned;
-                    return out.freeze();
-                }
+    /// Reads each complete event of a piece from the provider with the dialect,
+    /// noting the time to first token: what goes to the client now.
+    fn take_in(&mut self, piece: Option<Bytes>) -> Bytes {
+        let (meter, dialect) = (&mut self.meter, &mut self.dialect);
+        let read = |event: &[u8], replacement: &mut BytesMut| {
+            let Some(meter) = meter.as_mut() else { return true };
+            let keep = dialect.event(event, &mut meter.progress, replacement);
+            if meter.progress.started && meter.record.ttft.is_none() {
+                meter.record.ttft = Some(meter.record.elapsed());
             }
+            keep
+        };
+        match piece {
+            Some(piece) => self.events.take_in(piece, read),
+            None => self.events.rest(read),
         }
     }
 
@@ -553,9 +509,8 @@ impl<D: StreamDialect> Stream for SseRelay<D> {
                     busy_poll::active();
                     let until = (tokio::time::Instant::now() + self.idle_timeout).min(self.ends_by);
                     self.timer.as_mut().reset(until);
-                    self.buffer.extend_from_slice(&chunk);
-                    let out = self.drain_events();
-                    if self.buffer.len() > MAX_EVENT_BYTES {
+                    let out = self.take_in(Some(chunk));
+                    if self.events.waiting() > MAX_EVENT_BYTES {
                         let error = OpenAiError::upstream_too_large(self.provider(), MAX_EVENT_BYTES);
                         return self.fail(error);
                     }
@@ -568,14 +523,9 @@ impl<D: StreamDialect> Stream for SseRelay<D> {
                     return self.fail(error);
                 }
                 Poll::Ready(None) => {
-                    // An event without its closing blank line is still an event.
-                    let rest = self.buffer.split();
-                    let mut out = BytesMut::new();
-                    if !rest.is_empty() {
-                        self.inspect_event(rest, &mut out);
-                    }
+                    let out = self.take_in(None);
                     self.finish();
-                    return Poll::Ready((!out.is_empty()).then(|| Ok(out.freeze())));
+                    return Poll::Ready((!out.is_empty()).then_some(Ok(out)));
                 }
             }
         }
@@ -597,27 +547,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn events_end_at_a_blank_line_in_any_line_ending() {
-        assert_eq!(event_end(b"data: a\n\ndata: b\n\n", 0), Ok(9));
-        assert_eq!(event_end(b"data: a\r\n\r\ndata: b", 0), Ok(11));
-        assert_eq!(event_end(b"data: a\r\n\ndata: b", 0), Ok(10));
-        // Not yet known: the next byte decides.
-        assert_eq!(event_end(b"data: a\n", 0), Err(7));
-        assert_eq!(event_end(b"data: a\r\n\r", 0), Err(8));
-        assert_eq!(event_end(b"data: a", 0), Err(7));
-        // Resumes where it stopped.
-        assert_eq!(event_end(b"data: a\n\n", 7), Ok(9));
-    }
-
-    #[test]
-    fn data_lines_are_the_payloads_of_data_fields() {
-        let event = b"event: x\ndata: {\"a\":1}\r\ndata:[DONE]\n: comment\ndata: \n\ndata: last";
-        let lines: Vec<&[u8]> = data_lines(event).collect();
-        assert_eq!(lines, [&b"{\"a\":1}"[..], b"[DONE]", b"last"]);
-        assert_eq!(data_lines(b"").count(), 0);
-    }
-
-    #[test]
     fn a_usage_or_error_key_counts_only_with_a_value() {
         assert!(has_value(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#, &USAGE));
         assert!(has_value(br#"{"usage" : {"prompt_tokens":1}}"#, &USAGE));
@@ -629,21 +558,5 @@ mod tests {
         assert!(!has_value(br#"{"choices":[{"delta":{"content":"usage"}}]}"#, &USAGE));
         assert!(has_value(br#"{"content":"usage","usage":{"total_tokens":2}}"#, &USAGE));
         assert!(!has_value(br#"{"choices":[]}"#, &USAGE));
-    }
-
-    #[test]
-    fn a_long_event_arriving_in_small_pieces_is_scanned_once() {
-        // Each byte is looked at about once: resuming from `scanned` never rescans.
-        let mut buffer = Vec::new();
-        let mut scanned = 0;
-        let mut looked_at = 0;
-        for _ in 0..100_000 {
-            buffer.extend_from_slice(b"x\n");
-            looked_at += buffer.len() - scanned;
-            scanned = event_end(&buffer, scanned).unwrap_err();
-        }
-        assert!(looked_at < 3 * buffer.len(), "{looked_at} bytes looked at for {}", buffer.len());
-        buffer.push(b'\n');
-        assert_eq!(event_end(&buffer, scanned), Ok(buffer.len()));
     }
 }

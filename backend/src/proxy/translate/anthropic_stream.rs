@@ -22,7 +22,8 @@ use super::{
 };
 use crate::proxy::{
     record::Failure,
-    relay::{data_lines, StreamDialect, StreamProgress},
+    relay::{StreamDialect, StreamProgress},
+    sse::data_lines,
     usage::{openai_usage_json, AnthropicUsage},
 };
 
@@ -170,12 +171,13 @@ fn write_data(out: &mut BytesMut, value: &Value) {
 }
 
 impl StreamDialect for AnthropicToOpenAi {
-    fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut) {
-        for data in data_lines(&event) {
+    fn event(&mut self, event: &[u8], progress: &mut StreamProgress, out: &mut BytesMut) -> bool {
+        for data in data_lines(event) {
             if let Ok(data) = serde_json::from_slice::<Value>(data) {
                 self.on_data(&data, progress, out);
             }
         }
+        false
     }
 
     fn end_marker(&self) -> &'static str {

@@ -100,7 +100,10 @@ fn translate_stream(name: &str, include_usage: bool) -> Value {
     let mut chunks = Vec::new();
     for event in text.split_inclusive("\n\n") {
         let mut out = BytesMut::new();
-        dialect.event(BytesMut::from(event), &mut progress, &mut out);
+        assert!(
+            !dialect.event(event.as_bytes(), &mut progress, &mut out),
+            "a translated event never passes as it came"
+        );
         for data in std::str::from_utf8(&out).unwrap().split_terminator("\n\n") {
             let data = data.strip_prefix("data: ").expect("OpenAI events are data lines");
             chunks.push(if data == "[DONE]" {
@@ -162,7 +165,10 @@ fn chunks_become_anthropic_stream_events() {
     let mut events = Vec::new();
     for event in text.split_inclusive("\n\n") {
         let mut out = BytesMut::new();
-        dialect.event(BytesMut::from(event), &mut progress, &mut out);
+        assert!(
+            !dialect.event(event.as_bytes(), &mut progress, &mut out),
+            "a translated event never passes as it came"
+        );
         for event in std::str::from_utf8(&out).unwrap().split_terminator("\n\n") {
             let (name, data) = event.split_once('\n').unwrap();
             let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();

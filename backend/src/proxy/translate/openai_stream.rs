@@ -13,7 +13,8 @@ use crate::{
     catalog::Usage,
     proxy::{
         record::Failure,
-        relay::{data_lines, StreamDialect, StreamProgress},
+        relay::{StreamDialect, StreamProgress},
+        sse::data_lines,
         usage::OpenAiUsage,
     },
 };
@@ -132,14 +133,15 @@ impl OpenAiToAnthropic {
 }
 
 impl StreamDialect for OpenAiToAnthropic {
-    fn event(&mut self, event: BytesMut, progress: &mut StreamProgress, out: &mut BytesMut) {
-        for data in data_lines(&event) {
+    fn event(&mut self, event: &[u8], progress: &mut StreamProgress, out: &mut BytesMut) -> bool {
+        for data in data_lines(event) {
             if data == b"[DONE]" {
                 self.finish(progress, out);
             } else if let Ok(chunk) = serde_json::from_slice::<Value>(data) {
                 self.on_chunk(&chunk, progress, out);
             }
         }
+        false
     }
 
     fn end_marker(&self) -> &'static str {
