@@ -6,6 +6,7 @@ mod body;
 mod h1;
 pub mod keys;
 mod mock;
+mod peek;
 mod record;
 mod relay;
 mod request;

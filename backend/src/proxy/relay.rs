@@ -24,6 +24,7 @@ use tokio::time::Sleep;
 
 use super::{
     body::Joined,
+    peek,
     record::{CallRecord, Failure},
     sse::{data_lines, Events},
     timing::ServerTiming,
@@ -47,13 +48,6 @@ pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 pub struct StreamLimits {
     pub idle: Duration,
     pub total: Duration,
-}
-
-/// A whole completion's usage, read without the rest of it (its other fields are
-/// skipped, not collected).
-#[derive(Deserialize)]
-struct UsagePeek {
-    usage: Option<OpenAiUsage>,
 }
 
 /// The parts of a chunk (or an error answer) that metering reads.
@@ -128,11 +122,11 @@ pub async fn relay_whole(
     if status.is_success() {
         let (body, usage) = match (surface, provider) {
             (Protocol::OpenAi, Protocol::OpenAi) => {
-                let usage = serde_json::from_slice::<UsagePeek>(&body).ok().and_then(|p| p.usage);
+                let usage = peek::read::<OpenAiUsage>(&body, "usage");
                 (body, usage.map(Usage::from))
             }
             (Protocol::Anthropic, Protocol::Anthropic) => {
-                let usage = serde_json::from_slice::<AnthropicPeek>(&body).ok().and_then(|p| p.usage);
+                let usage = peek::read::<AnthropicUsage>(&body, "usage");
                 (body, usage.map(Usage::from))
             }
             (Protocol::OpenAi, Protocol::Anthropic) => match anthropic_answer::completion(&body) {
