@@ -433,8 +433,9 @@ impl<D: StreamDialect> SseRelay<D> {
         self.meter.as_ref().map_or("", |m| m.record.provider)
     }
 
-    /// Reads each complete event of a piece from the provider with the dialect,
-    /// noting the time to first token: what goes to the client now.
+    /// Reads the complete events of a piece from the provider with the dialect (of
+    /// what is left when the stream has ended: `None`), noting the time to first
+    /// token: what goes to the client now.
     fn take_in(&mut self, piece: Option<Bytes>) -> Bytes {
         let (meter, dialect) = (&mut self.meter, &mut self.dialect);
         let read = |event: &[u8], replacement: &mut BytesMut| {
