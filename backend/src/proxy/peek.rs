@@ -54,8 +54,13 @@ fn is_key(name: &[u8], key: &str) -> bool {
     }
 }
 
+/// JSON's whitespace.
+fn is_space(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 fn skip_space(json: &[u8], mut at: usize) -> usize {
-    while json.get(at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+    while json.get(at).is_some_and(is_space) {
         at += 1;
     }
     at
@@ -101,7 +106,7 @@ fn value_end(json: &[u8], at: usize) -> Option<usize> {
         }
         // A number, `true`, `false` or `null`: up to what ends it.
         _ => {
-            let len = json[at..].iter().position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'));
+            let len = json[at..].iter().position(|b| matches!(b, b',' | b'}' | b']') || is_space(b));
             match len {
                 Some(0) => None,
                 Some(len) => Some(at + len),
