@@ -452,3 +452,64 @@ async fn pricing_file_overrides_and_extends_the_catalog() {
         logs[0]["tokens_prompt"].as_u64().unwrap() * 3000 + logs[0]["tokens_completion"].as_u64().unwrap() * 6000;
     assert_eq!(logs[0]["cost_nanousd"], expected);
 }
+
+/// Writes `pieces` to the server one at a time, `pause` apart, then reads until the
+/// server closes (the last request asks it to): what came back.
+async fn raw_exchange(app: &TestApp, pieces: &[String], pause: std::time::Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    for piece in pieces {
+        stream.write_all(piece.as_bytes()).await.unwrap();
+        tokio::time::sleep(pause).await;
+    }
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answered and closed")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn chat_head(gateway: &Gateway, framing: &str, close: bool) -> String {
+    let connection = if close { "close" } else { "keep-alive" };
+    format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: tollgate\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\nconnection: {connection}\r\n{framing}\r\n",
+        gateway.secret
+    )
+}
+
+#[tokio::test]
+async fn a_body_read_whole_however_it_arrives_after_its_head() {
+    let app = TestApp::spawn().await;
+    let user = app.join().await;
+    let gateway = app.create_gateway(&user, "raw").await;
+    let body =
+        json!({"model": "mock/echo", "messages": [{"role": "user", "content": "slowly, in pieces"}]}).to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let pause = std::time::Duration::from_millis(50);
+
+    // The head, then the body in two writes, 50 ms apart.
+    let head = chat_head(&gateway, &format!("content-length: {}\r\n", body.len()), true);
+    let answer = raw_exchange(&app, &[head, first.to_string(), rest.to_string()], pause).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("slowly, in pieces"), "{answer}");
+
+    // Chunked, each chunk in a write of its own.
+    let head = chat_head(&gateway, "transfer-encoding: chunked\r\n", true);
+    let chunk = |text: &str| format!("{:x}\r\n{text}\r\n", text.len());
+    let answer = raw_exchange(&app, &[head, chunk(first), chunk(rest), "0\r\n\r\n".to_string()], pause).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("slowly, in pieces"), "{answer}");
+
+    // Two calls sent at once on one connection (pipelined): both answered, in order.
+    let two = [chat_head(&gateway, &format!("content-length: {}\r\n", body.len()), false), body.clone()].concat()
+        + &[chat_head(&gateway, &format!("content-length: {}\r\n", body.len()), true), body.clone()].concat();
+    let answer = raw_exchange(&app, &[two], pause).await;
+    assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
+    assert_eq!(answer.matches("slowly, in pieces").count(), 2, "{answer}");
+
+    assert_eq!(app.wait_for_logs(&user, &gateway, 4).await.len(), 4);
+}
