@@ -111,6 +111,9 @@ impl OperatorKeys {
 /// that sleeping serves as well.
 const MAX_BUSY_POLL: Duration = Duration::from_millis(10);
 
+/// The largest event batch: the writer holds a whole batch in memory until it is stored.
+const MAX_EVENT_BATCH_ROWS: usize = 100_000;
+
 #[derive(Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -339,6 +342,9 @@ impl Config {
         if self.event_batch_rows == 0 || self.event_queue_capacity == 0 {
             bail!("EVENT_BATCH_ROWS and EVENT_QUEUE_CAPACITY must be positive");
         }
+        if self.event_batch_rows > MAX_EVENT_BATCH_ROWS {
+            bail!("EVENT_BATCH_ROWS must be at most {MAX_EVENT_BATCH_ROWS} (a batch is held in memory whole)");
+        }
         if self.event_flush.is_zero() {
             bail!("EVENT_FLUSH_MS must be positive");
         }
@@ -557,6 +563,7 @@ mod tests {
         for (key, value) in [
             ("LISTEN_ADDR", "nowhere"),
             ("EVENT_BATCH_ROWS", "0"),
+            ("EVENT_BATCH_ROWS", "1000000"),
             ("EVENT_FLUSH_MS", "soon"),
             ("BUSY_POLL_US", "20000"),
             ("BUSY_POLL_US", "-1"),

@@ -20,7 +20,7 @@ use crate::ids::{EventId, GatewayId, UserId};
 
 pub use query::{Cursor, EventFilter, Group, LatencyStats, Order, StatusFilter, Summary, Totals};
 pub use sink::EventSink;
-pub use store::{EventStore, GatewaySpend};
+pub use store::{Batch, EventStore, GatewaySpend};
 
 /// Longest error message kept in an event.
 pub const ERROR_MESSAGE_MAX: usize = 1000;

@@ -9,12 +9,12 @@ use std::{
     fs::{self, File, OpenOptions},
     io::{self, BufRead, BufReader, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::Mutex,
 };
 
 use serde::{Deserialize, Serialize};
 
-use super::RequestEvent;
+use super::{Batch, RequestEvent};
 
 /// One line of the spool: an event, tagged with its batch when it belongs to one.
 #[derive(Serialize)]
@@ -49,7 +49,7 @@ struct State {
 /// A chunk read from the spool: one batch, or untagged events; `end` is the position
 /// to commit once it is delivered.
 pub struct Chunk {
-    pub events: Arc<[RequestEvent]>,
+    pub events: Batch,
     pub end: u64,
 }
 

@@ -16,6 +16,12 @@ pub struct GatewaySpend {
     pub day_nanousd: u64,
 }
 
+/// One batch of events, shared between the writer (which keeps it for a retry or the
+/// spool) and the store (which may read it on a thread of its own). A `Vec` behind the
+/// `Arc`, not an `Arc<[RequestEvent]>`: making that from the gathered `Vec` copies it,
+/// and a ClickHouse batch of 10,000 events is several MiB.
+pub type Batch = Arc<Vec<RequestEvent>>;
+
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
     /// Short name for logs, metrics and `/readyz`.
@@ -25,7 +31,7 @@ pub trait EventStore: Send + Sync + 'static {
     /// order) after an attempt that did write it must not store its events twice,
     /// where the store can tell (see README, ClickHouse). The batch is shared, not
     /// copied: a store may read it on a thread of its own while the writer keeps it for a retry.
-    async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()>;
+    async fn insert(&self, events: Batch) -> anyhow::Result<()>;
 
     async fn summary(&self, filter: &EventFilter) -> anyhow::Result<Summary>;
 

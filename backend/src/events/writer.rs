@@ -18,7 +18,7 @@ use tokio::{
 use super::{
     estimate,
     spool::{Chunk, Spool},
-    EventSink, EventStore, RequestEvent,
+    Batch, EventSink, EventStore, RequestEvent,
 };
 use crate::metrics::Metrics;
 
@@ -168,6 +168,9 @@ impl Writer {
         }
         if self.batch.is_empty() {
             self.opened = Instant::now();
+            // Room for a whole batch at once: grown by doubling, a batch of 10,000
+            // events was copied along the way into a block of room for 16,384.
+            self.batch.reserve_exact(self.rows);
         }
         self.batch.push(event);
         if self.batch.len() >= self.rows {
@@ -190,7 +193,7 @@ impl Writer {
             return;
         }
         // Prompts a provider answered without reporting usage are counted first.
-        let events: Arc<[RequestEvent]> = estimate::fill_off_thread(std::mem::take(&mut self.batch)).await.into();
+        let events: Batch = estimate::fill_off_thread(std::mem::take(&mut self.batch)).await.into();
         let mut pause = Duration::from_millis(50);
         for attempt in 0..=INSERT_RETRIES {
             if attempt > 0 && !self.pause(pause).await {

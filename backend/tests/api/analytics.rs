@@ -1,7 +1,7 @@
 //! Analytics, logs and exports: every number checked exactly against what the
 //! providers reported, on SQLite and on PostgreSQL.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::{Duration as Days, Utc};
 use serde_json::{json, Value};
@@ -208,7 +208,7 @@ pub fn event(gateway: GatewayId, user: UserId, days_ago: i64, latency_ms: u64, o
 async fn feed(app: &TestApp, events: &[RequestEvent], database_url: Option<String>) {
     let url = database_url.unwrap_or_else(|| format!("sqlite://{}", app.data_dir.path().join("tollgate.db").display()));
     let db = tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap();
-    SqlEventStore::new(db).unwrap().insert(events.into()).await.unwrap();
+    SqlEventStore::new(db).unwrap().insert(Arc::new(events.to_vec())).await.unwrap();
 }
 
 #[tokio::test]

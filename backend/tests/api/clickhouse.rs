@@ -128,10 +128,10 @@ async fn both_stores_give_the_same_answers() {
             e
         })
         .collect();
-    sql_store_of(&sql_app).await.insert(events.as_slice().into()).await.unwrap();
+    sql_store_of(&sql_app).await.insert(Arc::new(events.to_vec())).await.unwrap();
     let clickhouse = ClickHouseEventStore::connect(&database.settings(), locks()).await.unwrap();
     for chunk in mirrored.chunks(700) {
-        clickhouse.insert(chunk.into()).await.unwrap();
+        clickhouse.insert(Arc::new(chunk.to_vec())).await.unwrap();
     }
 
     let today = Utc::now().date_naive();
@@ -294,7 +294,7 @@ async fn retention_drops_whole_months_past_the_limit() {
     for (event, days_ago) in events.iter_mut().zip([500, 450, 10, 0]) {
         event.ts = Utc::now() - Span::days(days_ago);
     }
-    store.insert(events.as_slice().into()).await.unwrap();
+    store.insert(Arc::new(events.to_vec())).await.unwrap();
     store.delete_before(retention::cutoff_ms(400)).await.unwrap();
     let everything = EventFilter { gateway_id: gateway, from_ms: 0, to_ms: i64::MAX / 2, model: None, status: None };
     let left = store.page(&everything, Order::OldestFirst, None, 10).await.unwrap();

@@ -3,7 +3,7 @@
 //! text, as the client renders it) run on a current engine too, in process through
 //! chDB, on the same events as the SQL store, and must give the SQL store's numbers.
 
-use std::{path::Path, process::Stdio};
+use std::{path::Path, process::Stdio, sync::Arc};
 
 use chrono::{Datelike, Local, TimeZone, Utc};
 use serde_json::{json, Value};
@@ -184,8 +184,8 @@ async fn a_current_clickhouse_runs_every_migration_and_query_with_the_sql_stores
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let sql =
         SqlEventStore::new(tokio::task::spawn_blocking(move || Db::connect(&url, 2)).await.unwrap().unwrap()).unwrap();
-    sql.insert(events.as_slice().into()).await.unwrap();
-    sql.insert(others.as_slice().into()).await.unwrap();
+    sql.insert(Arc::new(events.to_vec())).await.unwrap();
+    sql.insert(Arc::new(others.to_vec())).await.unwrap();
 
     // The schema as the store applies it, then its inserts: one per batch, the first
     // batch retried after it was written.

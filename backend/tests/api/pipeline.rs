@@ -16,7 +16,7 @@ use tollgate::{
         spool::Spool,
         stores::SqlEventStore,
         writer::{EventPipeline, WriterConfig},
-        Cursor, EventFilter, EventStore, GatewaySpend, Order, RequestEvent, Summary,
+        Batch, Cursor, EventFilter, EventStore, GatewaySpend, Order, RequestEvent, Summary,
     },
     ids::{EventId, GatewayId, UserId},
     metrics::Metrics,
@@ -48,7 +48,7 @@ impl EventStore for LostAnswer {
         "lost-answer"
     }
 
-    async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
+    async fn insert(&self, events: Batch) -> anyhow::Result<()> {
         self.inner.insert(events.clone()).await?;
         let mut inserts = self.inserts.lock().unwrap();
         inserts.push(events.iter().map(|e| e.id).collect());
@@ -92,7 +92,7 @@ impl EventStore for Hanging {
         "hanging"
     }
 
-    async fn insert(&self, _: Arc<[RequestEvent]>) -> anyhow::Result<()> {
+    async fn insert(&self, _: Batch) -> anyhow::Result<()> {
         std::future::pending().await
     }
 

@@ -1,6 +1,8 @@
 //! The storage layer itself, the same tests on SQLite and on PostgreSQL over a
 //! real connection: accounts, gateways and the SQL event store.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use tollgate::{
     auth::secrets::SecretHash,
@@ -130,10 +132,10 @@ async fn event_store_inserts_are_idempotent_and_summaries_exact(url: &str) {
         events[unpriced].priced = false;
         events[unpriced].cost_nanousd = 0;
     }
-    store.insert(events.as_slice().into()).await.unwrap();
-    store.insert(events[..5].into()).await.unwrap(); // a retried batch
+    store.insert(Arc::new(events.to_vec())).await.unwrap();
+    store.insert(Arc::new(events[..5].to_vec())).await.unwrap(); // a retried batch
     let other = event(GatewayId::new(), user, 0, 5, true, "a");
-    store.insert(std::slice::from_ref(&other).into()).await.unwrap();
+    store.insert(Arc::new(vec![other.clone()])).await.unwrap();
 
     let summary = store.summary(&filter(gateway)).await.unwrap();
     assert_eq!(summary.totals.requests, 10, "duplicates are ignored, other gateways excluded");
@@ -186,8 +188,8 @@ async fn stores_each_batch_whole_and_once(store: &SqlEventStore, sizes: &[usize]
     for &size in sizes {
         let gateway = GatewayId::new();
         let events: Vec<_> = (0..size as u64).map(|i| event(gateway, user, 0, i % 50 + 1, true, "m")).collect();
-        store.insert(events.as_slice().into()).await.unwrap();
-        store.insert(events[size / 3..].into()).await.unwrap(); // a retried batch, in part
+        store.insert(Arc::new(events.to_vec())).await.unwrap();
+        store.insert(Arc::new(events[size / 3..].to_vec())).await.unwrap(); // a retried batch, in part
         let totals = store.summary(&filter(gateway)).await.unwrap().totals;
         assert_eq!(totals.requests, size as u64, "a batch of {size}");
         assert_eq!(totals.latency_sum_ms, events.iter().map(|e| e.latency_ms).sum::<u64>(), "a batch of {size}");
@@ -209,7 +211,7 @@ async fn an_event_reads_back_as_it_was_written(url: &str) {
     for e in &mut events {
         e.ts = chrono::DateTime::from_timestamp_millis(e.ts.timestamp_millis()).unwrap();
     }
-    store.insert(events.as_slice().into()).await.unwrap();
+    store.insert(Arc::new(events.to_vec())).await.unwrap();
     let mut back = store.page(&filter(gateway), Order::OldestFirst, None, 10).await.unwrap();
     back.sort_by_key(|e| e.latency_ms);
     events.sort_by_key(|e| e.latency_ms);
@@ -223,7 +225,7 @@ async fn event_store_pages_by_cursor_in_both_orders(url: &str) {
     let mut events: Vec<_> = (1..=9u64).map(|ms| event(gateway, user, 0, ms, true, "m")).collect();
     let ts = events[0].ts;
     events.iter_mut().for_each(|e| e.ts = ts);
-    store.insert(events.as_slice().into()).await.unwrap();
+    store.insert(Arc::new(events.to_vec())).await.unwrap();
     for order in [Order::NewestFirst, Order::OldestFirst] {
         let mut seen = Vec::new();
         let mut after: Option<Cursor> = None;
@@ -249,7 +251,7 @@ async fn retention_deletes_only_old_events(url: &str) {
     let store = SqlEventStore::new(db).unwrap();
     let (gateway, user) = (GatewayId::new(), UserId::new());
     let events: Vec<_> = [0, 1, 5, 9].iter().map(|days| event(gateway, user, *days, 10, true, "m")).collect();
-    store.insert(events.as_slice().into()).await.unwrap();
+    store.insert(Arc::new(events.to_vec())).await.unwrap();
     store.delete_before(tollgate::events::retention::cutoff_ms(3)).await.unwrap();
     let left = store.page(&filter(gateway), Order::OldestFirst, None, 10).await.unwrap();
     assert_eq!(left.len(), 2, "today and yesterday are within three days");
@@ -296,7 +298,7 @@ mod idle_priority {
         let store = SqlEventStore::new(connect(&url).await).unwrap();
         let gateway = GatewayId::new();
         let events: Vec<_> = (0..100).map(|_| event(gateway, UserId::new(), 0, 10, true, "m")).collect();
-        store.insert(events.as_slice().into()).await.unwrap();
+        store.insert(Arc::new(events.to_vec())).await.unwrap();
         assert_eq!(store.summary(&filter(gateway)).await.unwrap().totals.requests, 100);
         assert_eq!(policies_of("tollgate-events"), [libc::SCHED_IDLE as u32]);
     }

@@ -2,7 +2,7 @@
 //! database (SQLite or PostgreSQL), so a fresh install needs nothing else.
 
 use crate::events::{failed_attempts_from_text, failed_attempts_to_text, GatewaySpend, UsageSource};
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::{
@@ -21,7 +21,7 @@ use crate::{
         query::{quantile_index, Group, LatencyStats, PERCENTILES},
         statement::{Bind, Dialect, Statement},
         stores::sqlite_writer::SqliteWriter,
-        Cursor, EventFilter, EventStore, IdText, Order, RequestEvent, Summary, Totals,
+        Batch, Cursor, EventFilter, EventStore, IdText, Order, RequestEvent, Summary, Totals,
     },
 };
 
@@ -433,7 +433,7 @@ impl EventStore for SqlEventStore {
         }
     }
 
-    async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
+    async fn insert(&self, events: Batch) -> anyhow::Result<()> {
         if let Some(sqlite) = &self.sqlite {
             return sqlite.insert(events).await;
         }

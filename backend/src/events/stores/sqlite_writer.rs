@@ -26,7 +26,7 @@ use rusqlite::{params, Connection};
 use super::sql::to_i64;
 use crate::{
     db::idle::IdleThread,
-    events::{failed_attempts_to_text, IdText, RequestEvent},
+    events::{failed_attempts_to_text, Batch, IdText, RequestEvent},
 };
 
 /// 64 rows take well under a millisecond on a free core.
@@ -71,7 +71,7 @@ impl SqliteWriter {
     }
 
     /// Stores `events` (a retried batch's rows already stored are ignored).
-    pub async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
+    pub async fn insert(&self, events: Batch) -> anyhow::Result<()> {
         let written = match &self.idle {
             Some(idle) if !self.behind() => {
                 let written = self.idle_turn(idle, events.clone()).await?;
@@ -104,7 +104,7 @@ impl SqliteWriter {
 
     /// The events the idle thread wrote (and committed): none when it did not start
     /// within `starved_after`, fewer than all when it was starved on the way.
-    async fn idle_turn(&self, idle: &IdleThread, events: Arc<[RequestEvent]>) -> anyhow::Result<usize> {
+    async fn idle_turn(&self, idle: &IdleThread, events: Batch) -> anyhow::Result<usize> {
         const QUEUED: u8 = 0;
         const TAKEN: u8 = 1;
         const GIVEN_UP: u8 = 2;

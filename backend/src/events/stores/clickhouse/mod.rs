@@ -24,7 +24,7 @@ use crate::{
     events::{
         query::{Group, LatencyStats, MS_PER_DAY},
         statement::Statement,
-        Cursor, EventFilter, EventStore, IdText, Order, RequestEvent, Summary, Totals,
+        Batch, Cursor, EventFilter, EventStore, IdText, Order, RequestEvent, Summary, Totals,
     },
 };
 
@@ -325,7 +325,7 @@ impl EventStore for ClickHouseEventStore {
         "clickhouse"
     }
 
-    async fn insert(&self, events: Arc<[RequestEvent]>) -> anyhow::Result<()> {
+    async fn insert(&self, events: Batch) -> anyhow::Result<()> {
         let deduplicates = self.ensure_schema().await?;
         let mut insert = self
             .client
